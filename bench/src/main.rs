@@ -1,0 +1,2 @@
+//! Benchmarks against the JS reference.
+fn main() {}

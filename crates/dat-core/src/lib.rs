@@ -1,0 +1,18 @@
+//! dat-core: hypercore 7 on SLEEP, the bottom of the dat-rs stack.
+//!
+//! A feed is a signed append-only log: blocks are hashed into a BLAKE2b Merkle tree laid out in
+//! flat-tree order, and each append batch signs the root digest with the feed's Ed25519 key. The
+//! files are SLEEP, byte-compatible with the JavaScript hypercore 7.7.1 that `dat` 13 and 14 use.
+//!
+//! This crate does no networking and reads no clock: the wire protocol (`dat-wire`) moves
+//! blocks and proofs between feeds, and the filesystem (`dat-drive`) is built on two feeds.
+
+pub mod crypto;
+pub mod flat_tree;
+pub mod link;
+pub mod node;
+pub mod protobuf;
+
+pub use crypto::{DiscoveryKey, Hash, KeyPair, PublicKey, SecretKey, Signature};
+pub use link::DatLink;
+pub use node::Node;

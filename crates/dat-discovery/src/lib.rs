@@ -1,0 +1,1 @@
+//! Dat peer discovery, sans-IO: dns-discovery and multicast DNS packets and state machines.

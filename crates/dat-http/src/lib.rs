@@ -1,0 +1,1 @@
+//! SLEEP over HTTP: serve and clone.

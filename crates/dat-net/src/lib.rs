@@ -1,0 +1,1 @@
+//! Tokio I/O for Dat: TCP and uTP transports, discovery sockets, the swarm.

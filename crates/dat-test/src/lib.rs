@@ -1,0 +1,1 @@
+//! Test support for dat-rs: the JS reference peer harness, vectors and fixtures.

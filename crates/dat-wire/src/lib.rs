@@ -1,0 +1,1 @@
+//! hypercore-protocol v6, sans-IO: framing, messages, cipher, channels, replication.

@@ -1,1 +1,223 @@
-//! Test support for dat-rs: the JS reference peer harness, vectors and fixtures.
+//! Test support for dat-rs: the JavaScript reference peer, interop vectors and fixtures, and
+//! deterministic test data shared with the JS scripts.
+//!
+//! The JS peer is the pinned `dat@13.13.1` / `dat@14.0.3` install that `interop/scripts/setup.sh`
+//! makes (`bash .ci/run` puts it in `target/js-lab`). Tests that need it call [`JsLab::get`]: with
+//! no lab they are skipped with a printed reason, except under CI (`CI` set), where a missing lab
+//! is a failure: interop is never silently skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+pub use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+/// The root of the dat-rs workspace.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The project's copy of the interop kit (`interop/`): vectors, fixtures, scripts.
+pub fn interop_dir() -> PathBuf {
+    workspace_root().join("interop")
+}
+
+/// An installed JS reference peer.
+#[derive(Debug, Clone)]
+pub struct JsLab {
+    root: PathBuf,
+}
+
+impl JsLab {
+    /// The lab from `DAT_LAB`, else `target/js-lab` when installed there.
+    pub fn find() -> Option<Self> {
+        let candidates = std::env::var_os("DAT_LAB")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain([workspace_root().join("target/js-lab")]);
+        for root in candidates {
+            if root.join("dat13/node_modules/hypercore").is_dir() {
+                return Some(Self { root });
+            }
+        }
+        None
+    }
+
+    /// The lab, or `None` after printing why the calling test is skipped. Under CI a missing
+    /// lab panics: interop tests must run there.
+    pub fn get(test: &str) -> Option<Self> {
+        let lab = Self::find();
+        if lab.is_none() {
+            if std::env::var_os("CI").is_some() {
+                panic!("{test}: the JS reference peer is not installed (set DAT_LAB; .ci/run installs it)");
+            }
+            eprintln!("{test}: skipped: no JS lab (set DAT_LAB or run bash .ci/run once)");
+        }
+        lab
+    }
+
+    /// Where the lab is installed.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Run a node script from `interop/` (path relative to it) with the lab's modules, and return
+    /// its JSON-lines stdout. Panics with the script's stderr when it fails or times out.
+    pub fn node(&self, script: &str, args: &[&str], timeout: Duration) -> Vec<Json> {
+        let output = self.node_output(script, args, timeout);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            panic!(
+                "node {script} {args:?} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        parse_json_lines(&stdout)
+    }
+
+    /// Like [`JsLab::node`], but returns the raw output whatever the exit status.
+    pub fn node_output(&self, script: &str, args: &[&str], timeout: Duration) -> std::process::Output {
+        let mut cmd = Command::new("timeout");
+        cmd.arg("-k")
+            .arg("5")
+            .arg(timeout.as_secs().max(1).to_string())
+            .arg("node")
+            .arg(interop_dir().join(script))
+            .args(args)
+            .env("DAT_LAB", &self.root)
+            .env("TIMEOUT", timeout.as_secs().max(1).to_string())
+            .env("HOME", self.root.join("home"))
+            .stdin(Stdio::null());
+        cmd.output().unwrap_or_else(|e| panic!("cannot run node: {e}"))
+    }
+
+    /// The JS hypercore 7.7.1 verdict on a feed folder (flat layout). The folder is copied first:
+    /// JS rewrites headers and bitfields when it opens a feed, and the caller's bytes must stay
+    /// as they were.
+    pub fn verify_feed(&self, dir: &Path) -> Json {
+        let copy = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        copy_dir(dir, copy.path());
+        let dir = copy.path().to_string_lossy().into_owned();
+        let lines = self.node("js/hypercore-check.js", &["verify", &dir], Duration::from_secs(600));
+        last_event(lines, "verified")
+    }
+
+    /// Have JS hypercore write a feed into `dir` from a batch spec (see `interop/js/hypercore-check.js`).
+    pub fn write_feed(&self, dir: &Path, spec: &str) -> Json {
+        let dir = dir.to_string_lossy().into_owned();
+        let lines = self.node("js/hypercore-check.js", &["write", &dir, spec], Duration::from_secs(600));
+        last_event(lines, "written")
+    }
+}
+
+fn last_event(lines: Vec<Json>, event: &str) -> Json {
+    lines
+        .into_iter()
+        .rev()
+        .find(|l| l["event"] == event)
+        .unwrap_or_else(|| panic!("no {event:?} event from the JS script"))
+}
+
+/// Parse JSON lines, ignoring lines that are not JSON.
+pub fn parse_json_lines(text: &str) -> Vec<Json> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Copy a folder tree (files and folders only).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("mkdir {}: {e}", to.display()));
+    let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+    for entry in entries.flatten() {
+        let target = to.join(entry.file_name());
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
+        }
+    }
+}
+
+/// Deterministic block contents, identical to `blockBytes` in `interop/js/hypercore-check.js`:
+/// a SHA-256 counter stream over `"{seed}:{index}:{counter}"`.
+pub fn block_bytes(seed: &str, index: u64, size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + 32);
+    let mut counter = 0u64;
+    while out.len() < size {
+        let digest = Sha256::digest(format!("{seed}:{index}:{counter}").as_bytes());
+        out.extend_from_slice(&digest);
+        counter += 1;
+    }
+    out.truncate(size);
+    out
+}
+
+/// One batch of a feed spec: `count` blocks of `size` bytes from `seed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchSpec {
+    /// Blocks in the batch.
+    pub count: u64,
+    /// Bytes per block.
+    pub size: usize,
+    /// Seed of the block bytes.
+    pub seed: String,
+}
+
+/// Parse `COUNTxSIZE[@SEED],...` as the JS script does (default seed: the item's position).
+pub fn parse_spec(spec: &str) -> Vec<BatchSpec> {
+    spec.split(',')
+        .enumerate()
+        .map(|(pos, item)| {
+            let (shape, seed) = item.split_once('@').unwrap_or((item, ""));
+            let (count, size) = shape.split_once('x').unwrap_or_else(|| panic!("bad spec {item}"));
+            BatchSpec {
+                count: count.parse().unwrap_or_else(|_| panic!("bad count in {item}")),
+                size: size.parse().unwrap_or_else(|_| panic!("bad size in {item}")),
+                seed: if seed.is_empty() { pos.to_string() } else { seed.to_string() },
+            }
+        })
+        .collect()
+}
+
+/// Lowercase hex SHA-256 of data fed in pieces.
+#[derive(Default)]
+pub struct Sha256Hex(Sha256);
+
+impl Sha256Hex {
+    /// Add bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The hex digest.
+    pub fn finish(self) -> String {
+        dat_core::crypto::to_hex(&self.0.finalize())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_parsing_matches_the_js_rules() {
+        assert_eq!(
+            parse_spec("3x5,1x0@z"),
+            vec![
+                BatchSpec { count: 3, size: 5, seed: "0".into() },
+                BatchSpec { count: 1, size: 0, seed: "z".into() }
+            ]
+        );
+        assert_eq!(block_bytes("s", 1, 40).len(), 40);
+        assert_eq!(block_bytes("s", 1, 40)[..32], block_bytes("s", 1, 32)[..]);
+        assert_ne!(block_bytes("s", 1, 32), block_bytes("s", 2, 32));
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per `dat` command.
+
+pub mod keys;

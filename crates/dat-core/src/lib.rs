@@ -9,6 +9,7 @@
 
 pub mod crypto;
 pub mod flat_tree;
+pub mod fuzzing;
 pub mod link;
 pub mod node;
 pub mod protobuf;

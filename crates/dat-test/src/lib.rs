@@ -54,7 +54,9 @@ impl JsLab {
         let lab = Self::find();
         if lab.is_none() {
             if std::env::var_os("CI").is_some() {
-                panic!("{test}: the JS reference peer is not installed (set DAT_LAB; .ci/run installs it)");
+                panic!(
+                    "{test}: the JS reference peer is not installed (set DAT_LAB; .ci/run installs it)"
+                );
             }
             eprintln!("{test}: skipped: no JS lab (set DAT_LAB or run bash .ci/run once)");
         }
@@ -82,7 +84,12 @@ impl JsLab {
     }
 
     /// Like [`JsLab::node`], but returns the raw output whatever the exit status.
-    pub fn node_output(&self, script: &str, args: &[&str], timeout: Duration) -> std::process::Output {
+    pub fn node_output(
+        &self,
+        script: &str,
+        args: &[&str],
+        timeout: Duration,
+    ) -> std::process::Output {
         let mut cmd = Command::new("timeout");
         cmd.arg("-k")
             .arg("5")
@@ -94,7 +101,8 @@ impl JsLab {
             .env("TIMEOUT", timeout.as_secs().max(1).to_string())
             .env("HOME", self.root.join("home"))
             .stdin(Stdio::null());
-        cmd.output().unwrap_or_else(|e| panic!("cannot run node: {e}"))
+        cmd.output()
+            .unwrap_or_else(|e| panic!("cannot run node: {e}"))
     }
 
     /// The JS hypercore 7.7.1 verdict on a feed folder (flat layout). The folder is copied first:
@@ -104,14 +112,22 @@ impl JsLab {
         let copy = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         copy_dir(dir, copy.path());
         let dir = copy.path().to_string_lossy().into_owned();
-        let lines = self.node("js/hypercore-check.js", &["verify", &dir], Duration::from_secs(600));
+        let lines = self.node(
+            "js/hypercore-check.js",
+            &["verify", &dir],
+            Duration::from_secs(600),
+        );
         last_event(lines, "verified")
     }
 
     /// Have JS hypercore write a feed into `dir` from a batch spec (see `interop/js/hypercore-check.js`).
     pub fn write_feed(&self, dir: &Path, spec: &str) -> Json {
         let dir = dir.to_string_lossy().into_owned();
-        let lines = self.node("js/hypercore-check.js", &["write", &dir, spec], Duration::from_secs(600));
+        let lines = self.node(
+            "js/hypercore-check.js",
+            &["write", &dir, spec],
+            Duration::from_secs(600),
+        );
         last_event(lines, "written")
     }
 }
@@ -134,14 +150,16 @@ pub fn parse_json_lines(text: &str) -> Vec<Json> {
 /// Copy a folder tree (files and folders only).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("mkdir {}: {e}", to.display()));
-    let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
     for entry in entries.flatten() {
         let target = to.join(entry.file_name());
         let path = entry.path();
         if path.is_dir() {
             copy_dir(&path, &target);
         } else {
-            std::fs::copy(&path, &target).unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
+            std::fs::copy(&path, &target)
+                .unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
         }
     }
 }
@@ -177,11 +195,21 @@ pub fn parse_spec(spec: &str) -> Vec<BatchSpec> {
         .enumerate()
         .map(|(pos, item)| {
             let (shape, seed) = item.split_once('@').unwrap_or((item, ""));
-            let (count, size) = shape.split_once('x').unwrap_or_else(|| panic!("bad spec {item}"));
+            let (count, size) = shape
+                .split_once('x')
+                .unwrap_or_else(|| panic!("bad spec {item}"));
             BatchSpec {
-                count: count.parse().unwrap_or_else(|_| panic!("bad count in {item}")),
-                size: size.parse().unwrap_or_else(|_| panic!("bad size in {item}")),
-                seed: if seed.is_empty() { pos.to_string() } else { seed.to_string() },
+                count: count
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad count in {item}")),
+                size: size
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad size in {item}")),
+                seed: if seed.is_empty() {
+                    pos.to_string()
+                } else {
+                    seed.to_string()
+                },
             }
         })
         .collect()
@@ -212,8 +240,16 @@ mod tests {
         assert_eq!(
             parse_spec("3x5,1x0@z"),
             vec![
-                BatchSpec { count: 3, size: 5, seed: "0".into() },
-                BatchSpec { count: 1, size: 0, seed: "z".into() }
+                BatchSpec {
+                    count: 3,
+                    size: 5,
+                    seed: "0".into()
+                },
+                BatchSpec {
+                    count: 1,
+                    size: 0,
+                    seed: "z".into()
+                }
             ]
         );
         assert_eq!(block_bytes("s", 1, 40).len(), 40);

@@ -7,13 +7,32 @@
 //! This crate does no networking and reads no clock: the wire protocol (`dat-wire`) moves
 //! blocks and proofs between feeds, and the filesystem (`dat-drive`) is built on two feeds.
 
+mod append;
+pub mod bitfield;
 pub mod crypto;
+pub mod dat_dir;
+mod error;
+pub mod feed;
 pub mod flat_tree;
 pub mod fuzzing;
+pub mod limits;
 pub mod link;
 pub mod node;
+mod open;
+pub mod proof;
 pub mod protobuf;
+mod replicate;
+pub mod sleep;
+pub mod storage;
+pub mod tree_index;
+pub mod verify;
 
 pub use crypto::{DiscoveryKey, Hash, KeyPair, PublicKey, SecretKey, Signature};
 pub use link::DatLink;
 pub use node::Node;
+
+pub use dat_dir::DatDir;
+pub use feed::{Feed, FeedError, Recovery, VerifyError};
+pub use proof::{Proof, RemoteTree};
+pub use storage::{FeedStorage, FileStorage, MemoryFeedFiles, MemoryStorage, Slot, Storage};
+pub use verify::{Problem, ProblemKind, VerifyReport};

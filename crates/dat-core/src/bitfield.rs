@@ -1,0 +1,425 @@
+//! The `bitfield` SLEEP file in memory: pages holding the data, tree and index regions,
+//! maintained exactly as JS hypercore 7.7.1 does (DAT-SPEC §3.6), so the pages we write are
+//! byte-identical to the ones JS writes for the same operations.
+//!
+//! JS keeps three `sparse-bitfield`s over one `memory-pager`; each has its own notion of
+//! length (`byteLength`) and the pager has its own (`pages.length`). The index region's update
+//! rule depends on all of them, so they are emulated field by field here. Bits are MSB-first.
+//! Only pages whose bytes changed are marked dirty, and each dirty page is written once per
+//! flush.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::flat_tree;
+
+/// Bytes of the data region of a page (8192 blocks).
+pub const DATA_REGION: usize = 1024;
+/// Bytes of the tree region of a page (16384 nodes).
+pub const TREE_REGION: usize = 2048;
+const INDEX_START: usize = DATA_REGION + TREE_REGION;
+
+const INDEX_UPDATE_MASK: [u8; 4] = [63, 207, 243, 252];
+
+/// A page number hashed by multiplication: page numbers are dense small integers.
+#[derive(Default)]
+struct PageHasher(u64);
+
+impl Hasher for PageHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type PageMap = HashMap<u64, Box<[u8]>, BuildHasherDefault<PageHasher>>;
+
+/// The three regions of a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Region {
+    Data,
+    Tree,
+    Index,
+}
+
+/// A feed's bitfield: which blocks are stored, which tree nodes are stored, and the index.
+#[derive(Debug, Clone)]
+pub struct Bitfield {
+    page_size: usize,
+    index_size: usize,
+    pages: PageMap,
+    /// memory-pager `length`: one past the highest page ever allocated.
+    pager_len: u64,
+    data_bytes: u64,
+    tree_bytes: u64,
+    index_bytes: u64,
+    dirty: BTreeSet<u64>,
+}
+
+fn reduce(byte: u8) -> u8 {
+    let nib = |n: u8| match n {
+        15 => 3,
+        0 => 0,
+        _ => 1,
+    };
+    (nib(byte >> 4) << 2) | nib(byte & 15)
+}
+
+fn index_value(data_byte: u8) -> u8 {
+    match data_byte {
+        255 => 192,
+        0 => 0,
+        _ => 64,
+    }
+}
+
+impl Bitfield {
+    /// An empty bitfield with `page_size`-byte pages (3584, or 3328 for legacy files).
+    pub fn new(page_size: usize) -> Self {
+        Self {
+            page_size,
+            index_size: page_size.saturating_sub(INDEX_START).max(1),
+            pages: PageMap::default(),
+            pager_len: 0,
+            data_bytes: 0,
+            tree_bytes: 0,
+            index_bytes: 0,
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// Load the pages that follow the header of a `bitfield` file. A short last page (a torn
+    /// write) is padded with zeros, as JS does.
+    pub fn from_pages(page_size: usize, bytes: &[u8]) -> Self {
+        let mut bf = Self::new(page_size);
+        for (i, chunk) in bytes.chunks(page_size).enumerate() {
+            if chunk.iter().any(|&b| b != 0) {
+                let mut page = vec![0u8; page_size].into_boxed_slice();
+                page[..chunk.len()].copy_from_slice(chunk);
+                bf.pages.insert(i as u64, page);
+            }
+            bf.pager_len = i as u64 + 1;
+        }
+        bf.data_bytes = bf.pager_len * DATA_REGION as u64;
+        bf.tree_bytes = bf.pager_len * TREE_REGION as u64;
+        bf.index_bytes = bf.pager_len * bf.index_size as u64;
+        bf
+    }
+
+    /// Page size in bytes.
+    pub fn page_size(&self) -> usize {
+        self.page_size
+    }
+
+    fn region(&self, region: Region) -> (u64, usize) {
+        match region {
+            Region::Data => (DATA_REGION as u64, 0),
+            Region::Tree => (TREE_REGION as u64, DATA_REGION),
+            Region::Index => (self.index_size as u64, INDEX_START),
+        }
+    }
+
+    fn get_byte(&self, region: Region, i: u64) -> u8 {
+        let (size, start) = self.region(region);
+        match self.pages.get(&(i / size)) {
+            Some(page) => page[start + (i % size) as usize],
+            None => 0,
+        }
+    }
+
+    /// sparse-bitfield `setByte`: allocates the page (growing the pager) even when the byte
+    /// does not change, and reports whether it changed.
+    fn set_byte(&mut self, region: Region, i: u64, b: u8) -> bool {
+        let (size, start) = self.region(region);
+        let p = i / size;
+        let page_size = self.page_size;
+        let page = self
+            .pages
+            .entry(p)
+            .or_insert_with(|| vec![0u8; page_size].into_boxed_slice());
+        if p >= self.pager_len {
+            self.pager_len = p + 1;
+        }
+        let slot = &mut page[start + (i % size) as usize];
+        if *slot == b {
+            return false;
+        }
+        *slot = b;
+        let len = match region {
+            Region::Data => &mut self.data_bytes,
+            Region::Tree => &mut self.tree_bytes,
+            Region::Index => &mut self.index_bytes,
+        };
+        if i >= *len {
+            *len = i + 1;
+        }
+        self.dirty.insert(p);
+        true
+    }
+
+    /// Whether block `i` is stored.
+    pub fn get(&self, i: u64) -> bool {
+        self.get_byte(Region::Data, i >> 3) & (128 >> (i & 7)) != 0
+    }
+
+    /// Set or clear block `i`'s data bit, updating the index; whether it changed.
+    pub fn set(&mut self, i: u64, value: bool) -> bool {
+        let o = i & 7;
+        let byte_i = i >> 3;
+        let old = self.get_byte(Region::Data, byte_i);
+        let v = if value {
+            old | (128 >> o)
+        } else {
+            old & !(128 >> o)
+        };
+        if !self.set_byte(Region::Data, byte_i, v) {
+            return false;
+        }
+        self.set_index(byte_i, v);
+        true
+    }
+
+    /// Length of the data region in bits (JS `bitfield.length`).
+    pub fn data_len_bits(&self) -> u64 {
+        self.data_bytes.saturating_mul(8)
+    }
+
+    /// Whether tree node `n` is stored.
+    pub fn get_tree(&self, n: u64) -> bool {
+        self.get_byte(Region::Tree, n >> 3) & (128 >> (n & 7)) != 0
+    }
+
+    /// Set or clear one tree bit (no upward closure); whether it changed.
+    pub fn set_tree_bit(&mut self, n: u64, value: bool) -> bool {
+        let byte_i = n >> 3;
+        let old = self.get_byte(Region::Tree, byte_i);
+        let mask = 128u8 >> (n & 7);
+        let v = if value { old | mask } else { old & !mask };
+        self.set_byte(Region::Tree, byte_i, v)
+    }
+
+    /// Length of the tree region in bits (JS `tree.bitfield.length`).
+    pub fn tree_len_bits(&self) -> u64 {
+        self.tree_bytes.saturating_mul(8)
+    }
+
+    /// One index byte (for tests and debugging).
+    pub fn index_byte(&self, position: u64) -> u8 {
+        self.get_byte(Region::Index, position)
+    }
+
+    fn combine(&self, position: u64, byte: u8) -> u8 {
+        let sibling = self.get_byte(Region::Index, flat_tree::sibling(position));
+        if flat_tree::is_left(position) {
+            (reduce(byte) << 4) | reduce(sibling)
+        } else {
+            reduce(byte) | (reduce(sibling) << 4)
+        }
+    }
+
+    /// JS `Bitfield._setIndex`: recompute the leaf tuple for data byte `i`, walk up while
+    /// bytes change and stay inside the allocated pages, then `_expand` if the index grew.
+    fn set_index(&mut self, i: u64, value: u8) {
+        let o = (i & 3) as usize;
+        let start = 2 * (i >> 2);
+        let mut byte = (self.get_byte(Region::Index, start) & INDEX_UPDATE_MASK[o])
+            | (index_value(value) >> (2 * o));
+        let len = self.index_bytes;
+        let max_length = self.pager_len.saturating_mul(self.index_size as u64);
+        let mut ite = start;
+        while ite < max_length && self.set_byte(Region::Index, ite, byte) {
+            byte = self.combine(ite, byte);
+            ite = flat_tree::parent(ite);
+        }
+        if len != self.index_bytes {
+            self.expand(len.saturating_mul(8));
+        }
+    }
+
+    /// JS `Bitfield._expand(len)`: refresh the parents above the roots of `len` positions
+    /// without allocating beyond the index length.
+    fn expand(&mut self, len: u64) {
+        let roots = flat_tree::full_roots(len.saturating_mul(2));
+        for root in roots {
+            let mut ite = root;
+            let mut byte = self.get_byte(Region::Index, ite);
+            for _ in 0..64 {
+                byte = self.combine(ite, byte);
+                ite = flat_tree::parent(ite);
+                if ite >= self.index_bytes || !self.set_byte(Region::Index, ite, byte) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Number of stored blocks in `start..end`.
+    pub fn total(&self, start: u64, end: u64) -> u64 {
+        if end <= start {
+            return 0;
+        }
+        let mut total = 0u64;
+        let mut i = start;
+        while i < end {
+            let byte_i = i >> 3;
+            let page = byte_i / DATA_REGION as u64;
+            if !self.pages.contains_key(&page) {
+                i = (page + 1) * DATA_REGION as u64 * 8;
+                continue;
+            }
+            let byte = self.get_byte(Region::Data, byte_i);
+            if i & 7 == 0 && i + 8 <= end {
+                total += u64::from(byte.count_ones());
+                i += 8;
+            } else {
+                total += u64::from(byte & (128 >> (i & 7)) != 0);
+                i += 1;
+            }
+        }
+        total
+    }
+
+    /// The data bits of blocks `start..start+len` packed MSB-first (for Have messages).
+    pub fn data_bytes_range(&self, start: u64, len: u64) -> Vec<u8> {
+        let len = len.min(1 << 32);
+        let mut out = vec![0u8; len.div_ceil(8) as usize];
+        if start & 7 == 0 {
+            for (k, b) in out.iter_mut().enumerate() {
+                *b = self.get_byte(Region::Data, (start >> 3) + k as u64);
+            }
+            if len & 7 != 0
+                && let Some(last) = out.last_mut()
+            {
+                *last &= 0xffu8 << (8 - (len & 7));
+            }
+        } else {
+            for k in 0..len {
+                if self.get(start + k) {
+                    out[(k >> 3) as usize] |= 128 >> (k & 7);
+                }
+            }
+        }
+        out
+    }
+
+    /// Indexes of the set tree bits, in ascending order (allocated pages only).
+    pub fn tree_nodes(&self) -> impl Iterator<Item = u64> + '_ {
+        let mut pages: Vec<u64> = self.pages.keys().copied().collect();
+        pages.sort_unstable();
+        pages.into_iter().flat_map(move |p| {
+            let page = &self.pages[&p];
+            let region = &page[DATA_REGION..DATA_REGION + TREE_REGION];
+            region.iter().enumerate().flat_map(move |(k, &b)| {
+                (0..8u64)
+                    .filter(move |bit| b & (128 >> bit) != 0)
+                    .map(move |bit| (p * TREE_REGION as u64 + k as u64) * 8 + bit)
+            })
+        })
+    }
+
+    /// Indexes of the set data bits at or after `from`, ascending (allocated pages only).
+    pub fn data_blocks_from(&self, from: u64) -> impl Iterator<Item = u64> + '_ {
+        let mut pages: Vec<u64> = self.pages.keys().copied().collect();
+        pages.sort_unstable();
+        pages.into_iter().flat_map(move |p| {
+            let page = &self.pages[&p];
+            page[..DATA_REGION]
+                .iter()
+                .enumerate()
+                .flat_map(move |(k, &b)| {
+                    (0..8u64)
+                        .filter(move |bit| b & (128 >> bit) != 0)
+                        .map(move |bit| (p * DATA_REGION as u64 + k as u64) * 8 + bit)
+                })
+                .filter(move |&i| i >= from)
+        })
+    }
+
+    /// Whether any page changed since the last [`Bitfield::take_dirty`].
+    pub fn is_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// The changed pages as `(file offset, page bytes)`, clearing the dirty set.
+    pub fn take_dirty(&mut self) -> Vec<(u64, &[u8])> {
+        let dirty = std::mem::take(&mut self.dirty);
+        let header = crate::sleep::HEADER_LEN as u64;
+        dirty
+            .into_iter()
+            .filter_map(|p| {
+                let page = self.pages.get(&p)?;
+                Some((header + p * self.page_size as u64, &page[..]))
+            })
+            .collect()
+    }
+
+    /// Mark every allocated page dirty (after a repair that must reach the file).
+    pub fn mark_all_dirty(&mut self) {
+        self.dirty.extend(self.pages.keys().copied());
+    }
+
+    /// Number of allocated pages (the memory this bitfield holds is this × page size).
+    pub fn allocated_pages(&self) -> usize {
+        self.pages.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed1_page_matches_js() {
+        // Three blocks appended in one batch: data bits 0..3, tree bits 0,2,4 + closure 1.
+        let mut bf = Bitfield::new(3584);
+        for i in 0..3 {
+            bf.set(i, true);
+        }
+        for n in [0u64, 2, 1, 4] {
+            bf.set_tree_bit(n, true);
+        }
+        let dirty = bf.take_dirty();
+        assert_eq!(dirty.len(), 1);
+        let (offset, page) = dirty[0];
+        assert_eq!(offset, 32);
+        assert_eq!(page[0], 0xe0);
+        assert_eq!(page[1024], 0xe8);
+        let set: Vec<usize> = (0..512).filter(|&k| page[3072 + k] != 0).collect();
+        assert_eq!(set, vec![0, 1, 3, 7, 15, 31, 63, 127, 255, 511]);
+        assert!(set.iter().all(|&k| page[3072 + k] == 0x40));
+    }
+
+    #[test]
+    fn full_byte_gives_11_tuple_and_clear_reverts() {
+        let mut bf = Bitfield::new(3584);
+        for i in 0..8 {
+            bf.set(i, true);
+        }
+        assert_eq!(bf.index_byte(0), 0xc0);
+        assert_eq!(bf.total(0, 8), 8);
+        assert_eq!(bf.total(3, 100), 5);
+        bf.set(3, false);
+        assert_eq!(bf.index_byte(0), 0x40);
+        assert_eq!(bf.data_bytes_range(0, 8), vec![0xef]);
+        assert_eq!(bf.data_bytes_range(1, 3), vec![0xc0]);
+    }
+
+    #[test]
+    fn pages_load_padded_and_lengths_follow_js() {
+        let mut bytes = vec![0u8; 3584 + 10];
+        bytes[3584] = 0x80;
+        let bf = Bitfield::from_pages(3584, &bytes);
+        assert!(bf.get(8192));
+        assert!(!bf.get(0));
+        assert_eq!(bf.tree_len_bits(), 2 * 2048 * 8);
+        assert_eq!(bf.data_len_bits(), 2 * 1024 * 8);
+        assert_eq!(bf.allocated_pages(), 1);
+    }
+}

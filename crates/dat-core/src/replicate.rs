@@ -1,0 +1,328 @@
+//! Replication primitives: the request digest, building proofs, and verifying and storing
+//! what a peer sent (JS `_putBuffer` → `_verifyAndWrite` → `_verifyRootsAndWrite`,
+//! DAT-SPEC §4.7–§4.8). A `put` writes nothing unless the whole proof verifies.
+
+use crate::crypto::{hash_leaf, hash_parent, hash_roots};
+use crate::error::{FeedError, VerifyError, io};
+use crate::feed::Feed;
+use crate::flat_tree;
+use crate::limits::{MAX_BLOCK_INDEX, MAX_PROOF_NODES, MAX_PUT_BLOCK};
+use crate::node::{NODE_RECORD_LEN, Node};
+use crate::proof::{Proof, RemoteTree};
+use crate::sleep::HEADER_LEN;
+use crate::storage::Slot;
+use crate::tree_index::{self, TreeBits};
+
+/// What a verified put writes.
+struct Verified {
+    nodes: Vec<Node>,
+    signature: Option<(u64, crate::crypto::Signature)>,
+    new_length: Option<(u64, u64)>,
+}
+
+impl Feed {
+    /// The `Request.nodes` digest for block `index`: which proof nodes we already have.
+    pub fn digest(&self, index: u64) -> u64 {
+        tree_index::digest(&self.bitfield, flat_tree::leaf(index.min(MAX_BLOCK_INDEX)))
+    }
+
+    /// The proof for block `index` given the requester's `digest`, as JS `Feed.proof`
+    /// builds it. `remote` accumulates what this peer is known to have.
+    pub fn proof(
+        &self,
+        index: u64,
+        digest: u64,
+        hash_only: bool,
+        remote: &mut RemoteTree,
+    ) -> Result<Proof, FeedError> {
+        if index >= MAX_BLOCK_INDEX {
+            return Err(FeedError::IndexTooLarge { index });
+        }
+        let leaf = flat_tree::leaf(index);
+        let selected = tree_index::proof(&self.bitfield, leaf, digest, hash_only, remote)
+            .ok_or(FeedError::NotFound { index })?;
+        let nodes = selected
+            .nodes
+            .iter()
+            .map(|&n| self.require_node(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let signature = if self.live && selected.verified_by > 0 {
+            let entry = selected.verified_by / 2 - 1;
+            Some(self.signature_entry(entry)?.ok_or(FeedError::Corrupt {
+                file: Slot::Signatures,
+                index: entry,
+                reason: "signature needed for a proof is blank",
+            })?)
+        } else {
+            None
+        };
+        Ok(Proof {
+            index,
+            nodes,
+            signature,
+        })
+    }
+
+    /// Verify a block (or, with `value = None`, a hash-only answer) against its proof and
+    /// store it: nodes, block, signature, then bits. Nothing is written if verification
+    /// fails.
+    pub fn put(
+        &mut self,
+        index: u64,
+        value: Option<&[u8]>,
+        proof: &Proof,
+    ) -> Result<(), FeedError> {
+        if index >= MAX_BLOCK_INDEX {
+            return Err(FeedError::IndexTooLarge { index });
+        }
+        if let Some(v) = value
+            && v.len() > MAX_PUT_BLOCK
+        {
+            return Err(FeedError::BlockTooLarge { len: v.len() });
+        }
+        if proof.nodes.len() > MAX_PROOF_NODES {
+            return Err(VerifyError::TooManyNodes {
+                count: proof.nodes.len(),
+                max: MAX_PROOF_NODES,
+            }
+            .into());
+        }
+        if let Some(bad) = proof.nodes.iter().find(|n| n.index > 4 * MAX_BLOCK_INDEX) {
+            return Err(VerifyError::NodeOutOfRange { index: bad.index }.into());
+        }
+        let verified = self.verify_proof(index, value, proof)?;
+        self.write_verified(index, value, verified)
+    }
+
+    fn verify_proof(
+        &self,
+        index: u64,
+        value: Option<&[u8]>,
+        proof: &Proof,
+    ) -> Result<Verified, FeedError> {
+        let leaf = flat_tree::leaf(index);
+        let (trusted, mut local) = self.trusted_and_local(leaf, value.is_some(), proof)?;
+        let mut remote = proof.nodes.iter().copied().peekable();
+        let mut top = match value {
+            Some(v) => Node {
+                index: leaf,
+                hash: hash_leaf(v),
+                size: v.len() as u64,
+            },
+            None => match remote.next() {
+                Some(n) if n.index == leaf => n,
+                _ => return Err(VerifyError::WrongLeaf { index: leaf }.into()),
+            },
+        };
+        let mut visited = Vec::new();
+        let mut local_iter = local.drain(..).peekable();
+        loop {
+            if let Some(t) = &trusted
+                && t.index == top.index
+            {
+                if t.hash != top.hash || t.size != top.size {
+                    return Err(VerifyError::HashMismatch { index: top.index }.into());
+                }
+                return Ok(Verified {
+                    nodes: visited,
+                    signature: None,
+                    new_length: None,
+                });
+            }
+            let sibling = flat_tree::sibling(top.index);
+            let node = if remote.peek().is_some_and(|n| n.index == sibling) {
+                let n = remote
+                    .next()
+                    .ok_or(VerifyError::MissingNodes { index: sibling })?;
+                visited.push(n);
+                n
+            } else if local_iter.peek().is_some_and(|n| n.index == sibling) {
+                local_iter
+                    .next()
+                    .ok_or(VerifyError::MissingNodes { index: sibling })?
+            } else {
+                let rest: Vec<Node> = remote.collect();
+                return self.verify_roots(top, &rest, visited, proof);
+            };
+            visited.push(top);
+            let size = top
+                .size
+                .checked_add(node.size)
+                .ok_or(VerifyError::NodeOutOfRange { index: node.index })?;
+            top = Node {
+                index: flat_tree::parent(top.index),
+                hash: hash_parent(&top, &node),
+                size,
+            };
+        }
+    }
+
+    /// JS `_putBuffer`: walk up from the leaf to the first locally stored node (trusted),
+    /// collecting the siblings the proof does not carry but we have.
+    fn trusted_and_local(
+        &self,
+        leaf: u64,
+        has_value: bool,
+        proof: &Proof,
+    ) -> Result<(Option<Node>, Vec<Node>), FeedError> {
+        let mut trusted = None;
+        let mut missing = Vec::new();
+        let mut next = leaf;
+        let mut i = usize::from(!has_value);
+        for _ in 0..(64 + proof.nodes.len()) {
+            if self.has_node(next) {
+                trusted = Some(next);
+                break;
+            }
+            let sibling = flat_tree::sibling(next);
+            next = flat_tree::parent(next);
+            if i < proof.nodes.len() && proof.nodes[i].index == sibling {
+                i += 1;
+                continue;
+            }
+            if !self.has_node(sibling) {
+                break;
+            }
+            missing.push(sibling);
+        }
+        if trusted.is_none() && self.has_node(next) {
+            trusted = Some(next);
+        }
+        let local = missing
+            .iter()
+            .map(|&n| self.require_node(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let trusted = trusted.map(|t| self.require_node(t)).transpose()?;
+        Ok((trusted, local))
+    }
+
+    /// JS `_verifyRootsAndWrite`: `top` is a root; check the signature over the roots it
+    /// implies, taking them from `top`, the remaining proof nodes or local storage.
+    fn verify_roots(
+        &self,
+        top: Node,
+        remote: &[Node],
+        mut nodes: Vec<Node>,
+        proof: &Proof,
+    ) -> Result<Verified, FeedError> {
+        let last = remote.last().map_or(top.index, |n| n.index);
+        let verified_by = flat_tree::right_span(top.index)
+            .max(flat_tree::right_span(last))
+            .saturating_add(2);
+        let length = verified_by / 2;
+        if length > MAX_BLOCK_INDEX {
+            return Err(VerifyError::NodeOutOfRange { index: last }.into());
+        }
+        let mut remote = remote.iter().copied().peekable();
+        let mut roots = Vec::new();
+        for r in flat_tree::full_roots(verified_by) {
+            let node = if r == top.index {
+                nodes.push(top);
+                top
+            } else if remote.peek().is_some_and(|n| n.index == r) {
+                let n = remote
+                    .next()
+                    .ok_or(VerifyError::MissingNodes { index: r })?;
+                nodes.push(n);
+                n
+            } else if self.has_node(r) {
+                self.require_node(r)?
+            } else {
+                return Err(VerifyError::MissingNodes { index: r }.into());
+            };
+            roots.push(node);
+        }
+        let checksum = hash_roots(&roots);
+        let signature = match proof.signature {
+            Some(sig) => {
+                if !self.key.verify(&checksum, &sig) {
+                    return Err(VerifyError::BadSignature { length }.into());
+                }
+                Some((length - 1, sig))
+            }
+            None if self.length > 0 && self.live => {
+                return Err(VerifyError::MissingSignature { length }.into());
+            }
+            None => {
+                if checksum.0 != self.key.0 {
+                    return Err(VerifyError::ChecksumFailed.into());
+                }
+                None
+            }
+        };
+        let byte_length = roots.iter().try_fold(0u64, |a, r| a.checked_add(r.size));
+        let byte_length = byte_length.ok_or(VerifyError::NodeOutOfRange { index: last })?;
+        Ok(Verified {
+            nodes,
+            signature,
+            new_length: Some((length, byte_length)),
+        })
+    }
+
+    /// Store a verified put in the crash-safe order: data, tree, signature, bitfield.
+    fn write_verified(
+        &mut self,
+        index: u64,
+        value: Option<&[u8]>,
+        verified: Verified,
+    ) -> Result<(), FeedError> {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            let offset = self.offset_with(index, &verified.nodes)?;
+            self.storage
+                .data
+                .write_at(offset, v)
+                .map_err(io(Slot::Data))?;
+        }
+        for node in &verified.nodes {
+            let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * node.index;
+            self.storage
+                .tree
+                .write_at(offset, &node.to_record())
+                .map_err(io(Slot::Tree))?;
+        }
+        if let Some((entry, sig)) = verified.signature {
+            self.storage
+                .signatures
+                .write_at(HEADER_LEN as u64 + 64 * entry, sig.as_bytes())
+                .map_err(io(Slot::Signatures))?;
+        }
+        for node in &verified.nodes {
+            TreeBits::set(&mut self.bitfield, node.index);
+            self.cache_node(node);
+        }
+        if let Some((length, byte_length)) = verified.new_length
+            && length > self.length
+        {
+            self.length = length;
+            self.byte_length = byte_length;
+            self.roots_valid = false;
+        }
+        if verified.signature.is_some() {
+            self.live = true;
+        }
+        if value.is_some() {
+            TreeBits::set(&mut self.bitfield, flat_tree::leaf(index));
+            self.bitfield.set(index, true);
+        }
+        self.flush_bitfield()?;
+        if !self.roots_valid && self.writable() {
+            self.reload_roots()?;
+        }
+        Ok(())
+    }
+
+    /// JS `Storage.dataOffset(index, nodes)`: the prefix roots, from the just-verified nodes
+    /// or storage.
+    fn offset_with(&self, index: u64, nodes: &[Node]) -> Result<u64, FeedError> {
+        let mut offset = 0u64;
+        for r in flat_tree::full_roots(flat_tree::leaf(index)) {
+            let node = match nodes.iter().find(|n| n.index == r) {
+                Some(n) => *n,
+                None if self.has_node(r) => self.require_node(r)?,
+                None => return Err(VerifyError::MissingNodes { index: r }.into()),
+            };
+            offset = offset.saturating_add(node.size);
+        }
+        Ok(offset)
+    }
+}

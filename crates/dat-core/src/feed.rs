@@ -239,6 +239,9 @@ impl Feed {
             reason: "block size does not fit in memory",
         })?;
         buf.clear();
+        if size == 0 {
+            return Ok(());
+        }
         buf.resize(size, 0);
         if !read_opt(self.storage.data.as_ref(), offset, buf).map_err(io(Slot::Data))? {
             return Err(FeedError::Corrupt {

@@ -117,38 +117,40 @@ impl Feed {
         Ok(())
     }
 
-    /// Starting at `length`, the longest length whose roots are stored and whose signature is
-    /// present. A present signature that does not verify is corruption, not a torn write.
+    /// Starting at `length`, the longest length that has a signature. A blank signature at
+    /// `length - 1` is a torn bitfield write (the bitfield is written last), so step back to
+    /// the previous signed length. A present signature whose roots are missing or that does
+    /// not verify is corruption and an error, never repaired.
     fn last_signed_length(&self, mut length: u64) -> Result<u64, FeedError> {
         while length > 0 {
-            let sig = self.signature_entry(length - 1)?;
+            let Some(sig) = self.signature_entry(length - 1)? else {
+                length = self.previous_signature(length - 1)?;
+                continue;
+            };
             let roots = self.stored_roots(length)?;
-            match (sig, roots) {
-                (Some(sig), Some(roots)) => {
-                    if self.key.verify(&hash_roots(&roots), &sig) {
-                        return Ok(length);
-                    }
-                    return Err(VerifyError::BadSignature { length }.into());
-                }
-                _ => length = self.previous_signature(length - 1)?,
-            }
+            return match roots {
+                Err(index) => Err(FeedError::Corrupt {
+                    file: Slot::Tree,
+                    index,
+                    reason: "root node of the signed length is missing",
+                }),
+                Ok(roots) if self.key.verify(&hash_roots(&roots), &sig) => Ok(length),
+                Ok(_) => Err(VerifyError::BadSignature { length }.into()),
+            };
         }
         Ok(0)
     }
 
-    /// The roots of `length` if every one is marked and readable.
-    fn stored_roots(&self, length: u64) -> Result<Option<Vec<Node>>, FeedError> {
+    /// The roots of `length`, or the index of the first root missing.
+    fn stored_roots(&self, length: u64) -> Result<Result<Vec<Node>, u64>, FeedError> {
         let mut roots = Vec::new();
         for r in flat_tree::full_roots(2 * length) {
-            if !self.bitfield.get_tree(r) {
-                return Ok(None);
-            }
             match self.read_node(r)? {
-                Some(node) => roots.push(node),
-                None => return Ok(None),
+                Some(node) if self.bitfield.get_tree(r) => roots.push(node),
+                _ => return Ok(Err(r)),
             }
         }
-        Ok(Some(roots))
+        Ok(Ok(roots))
     }
 
     /// `j + 1` for the highest non-blank signature entry `j < before`, or 0.

@@ -71,7 +71,8 @@ fn sample(files: &MemoryFeedFiles) -> Feed {
 
 #[test]
 fn bad_headers_are_typed() {
-    let cases: [(Slot, usize, fn(&HeaderError) -> bool); 4] = [
+    type Check = fn(&HeaderError) -> bool;
+    let cases: [(Slot, usize, Check); 4] = [
         (Slot::Tree, 0, |e| {
             matches!(e, HeaderError::WrongMagic { .. })
         }),

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod dat_dir;
 mod error;
 pub mod feed;
+pub mod feed_fuzzing;
 pub mod flat_tree;
 pub mod fuzzing;
 pub mod limits;

@@ -40,7 +40,11 @@ pub const SMALL: Shape = Shape {
 
 /// Run both sides `options.runs` times and report MB/s (64 KiB) or blocks/s (1 KiB).
 pub fn run(options: &Options, shape: Shape) -> Row {
-    let count = if options.smoke { shape.smoke_count } else { shape.count };
+    let count = if options.smoke {
+        shape.smoke_count
+    } else {
+        shape.count
+    };
     let mut rust = Vec::new();
     let mut js = Vec::new();
     for _ in 0..options.runs {
@@ -71,8 +75,11 @@ fn pool(size: usize) -> Vec<u8> {
 fn rust_once(count: u64, size: usize, batch: usize) -> Duration {
     let dir = tempfile::tempdir_in(scratch()).unwrap_or_else(|e| panic!("tempdir: {e}"));
     let pool = pool(size);
-    let mut feed = Feed::create(FeedStorage::flat_dir(dir.path()), KeyPair::generate().unwrap_or_else(|e| panic!("{e}")))
-        .unwrap_or_else(|e| panic!("create: {e}"));
+    let mut feed = Feed::create(
+        FeedStorage::flat_dir(dir.path()),
+        KeyPair::generate().unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("create: {e}"));
     let blocks: Vec<&[u8]> = pool.chunks_exact(size.max(1)).collect();
     let start = Instant::now();
     let mut done = 0u64;
@@ -85,12 +92,18 @@ fn rust_once(count: u64, size: usize, batch: usize) -> Duration {
                 if size == 0 { &[][..] } else { blocks[next] }
             })
             .collect();
-        feed.append_batch(batch).unwrap_or_else(|e| panic!("append: {e}"));
+        feed.append_batch(batch)
+            .unwrap_or_else(|e| panic!("append: {e}"));
         done += n as u64;
     }
     drop(feed);
     let elapsed = start.elapsed();
-    assert_eq!(std::fs::metadata(dir.path().join("data")).map(|m| m.len()).unwrap_or(0), count * size as u64);
+    assert_eq!(
+        std::fs::metadata(dir.path().join("data"))
+            .map(|m| m.len())
+            .unwrap_or(0),
+        count * size as u64
+    );
     elapsed
 }
 
@@ -99,7 +112,12 @@ fn js_once(options: &Options, count: u64, size: usize, batch: usize) -> Duration
     let feed_dir = dir.path().join("feed").to_string_lossy().into_owned();
     let lines = options.lab.node(
         "js/hypercore-bench.js",
-        &[&feed_dir, &count.to_string(), &size.to_string(), &batch.to_string()],
+        &[
+            &feed_dir,
+            &count.to_string(),
+            &size.to_string(),
+            &batch.to_string(),
+        ],
         Duration::from_secs(1800),
     );
     let ms = lines

@@ -42,7 +42,9 @@ fn main() -> ExitCode {
         }
     }
     let Some(lab) = JsLab::find() else {
-        eprintln!("bench: the JS reference peer is not installed (set DAT_LAB; bash .ci/run installs it)");
+        eprintln!(
+            "bench: the JS reference peer is not installed (set DAT_LAB; bash .ci/run installs it)"
+        );
         return ExitCode::FAILURE;
     };
     if workloads.is_empty() {

@@ -26,9 +26,7 @@ pub fn median(mut samples: Vec<f64>) -> f64 {
 pub fn print(rows: &[Row], options: &Options) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
-    println!(
-        "| workload | dat-rs | JS reference | ratio Rust/JS | notes |\n|---|---|---|---|---|"
-    );
+    println!("| workload | dat-rs | JS reference | ratio Rust/JS | notes |\n|---|---|---|---|---|");
     for row in rows {
         println!(
             "| {} | {:.1} {} | {:.1} {} | **{:.2}×** | {} |",
@@ -45,7 +43,11 @@ pub fn print(rows: &[Row], options: &Options) {
     println!(
         "medians of {} run(s) per side{}; {} cores; JS = hypercore 7.7.1 (dat@13.13.1) on node",
         options.runs,
-        if options.smoke { ", SMOKE sizes (not a measurement)" } else { "" },
+        if options.smoke {
+            ", SMOKE sizes (not a measurement)"
+        } else {
+            ""
+        },
         cores
     );
 }

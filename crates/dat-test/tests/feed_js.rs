@@ -2,6 +2,8 @@
 //! signature-checks and replicates (verifying every proof) a feed that dat-core wrote, and
 //! dat-core opens, verifies and reads a feed that JS wrote, then appends to it for JS again.
 
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
+
 use dat_core::KeyPair;
 use dat_core::feed::Feed;
 use dat_core::storage::FeedStorage;

@@ -1,5 +1,7 @@
 //! The `dat` binary as a user runs it.
 
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
+
 use std::process::Command;
 
 fn dat(args: &[&str]) -> std::process::Output {

@@ -8,3 +8,6 @@
 pub mod frame;
 
 pub use frame::{Frame, FrameDecoder, FrameError, MAX_FEEDS, MAX_FRAME_LEN};
+pub mod message;
+
+pub use message::{Data, Handshake, Have, Info, Message, MessageError, Request};

@@ -11,3 +11,4 @@ pub use frame::{Frame, FrameDecoder, FrameError, MAX_FEEDS, MAX_FRAME_LEN};
 pub mod message;
 
 pub use message::{Data, Handshake, Have, Info, Message, MessageError, Request};
+pub mod rle;

@@ -11,4 +11,5 @@ pub use frame::{Frame, FrameDecoder, FrameError, MAX_FEEDS, MAX_FRAME_LEN};
 pub mod message;
 
 pub use message::{Data, Handshake, Have, Info, Message, MessageError, Request};
+pub mod cipher;
 pub mod rle;

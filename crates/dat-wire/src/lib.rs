@@ -11,5 +11,11 @@ pub use frame::{Frame, FrameDecoder, FrameError, MAX_FEEDS, MAX_FRAME_LEN};
 pub mod message;
 
 pub use message::{Data, Handshake, Have, Info, Message, MessageError, Request};
+mod channels;
 pub mod cipher;
+pub mod event;
 pub mod rle;
+pub mod session;
+
+pub use event::{Channel, CloseReason, Event, PeerAction, SendError, SessionError};
+pub use session::{Session, SessionOptions};

@@ -1,5 +1,6 @@
 //! Messages against the plaintext JS hypercore-protocol 6.12 produced (DAT-SPEC §4.11,
 //! `interop/gen/gen5.js`, id = 0xaa * 32).
+#![allow(clippy::unwrap_used)]
 
 use std::borrow::Cow;
 

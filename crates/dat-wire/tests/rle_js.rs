@@ -1,6 +1,7 @@
 //! bitfield-rle 2.2.1 byte-identity: 206 inputs encoded by the JS module (tests/data/rle-js.txt,
 //! made with `node` from /work/lab/dat13/node_modules/bitfield-rle; random, run-heavy and sparse
 //! bitfields plus the DAT-SPEC §4.6 examples).
+#![allow(clippy::unwrap_used)]
 
 use dat_wire::rle;
 

@@ -1,0 +1,546 @@
+//! One connection's protocol state machine (hypercore-protocol 6.12 `Protocol`), sans-IO.
+//!
+//! Verbs in the style of quinn-proto: feed received bytes to [`Session::handle_input`], take
+//! bytes to write from [`Session::poll_transmit`] (already encrypted), drain
+//! [`Session::poll_event`], and drive time with [`Session::poll_timeout`] /
+//! [`Session::handle_timeout`]. The session frames, encrypts (each side's first Feed frame in
+//! clear, everything after it XSalsa20, DAT-SPEC §4.3), maps the remote's channel ids to feeds
+//! by discovery key, holds back messages for feeds not yet opened, pings before JS would drop
+//! us, and closes with a typed reason on anything JS would destroy the stream for.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use dat_core::{DiscoveryKey, PublicKey};
+
+use crate::channels::Channels;
+use crate::cipher::{CipherFactory, StreamCipher, XSalsa20Cipher};
+use crate::event::{Channel, CloseReason, Event, SendError, SessionError};
+use crate::frame::{Frame, FrameDecoder, encode_ping};
+use crate::message::{self, Handshake, Message, MessageError};
+
+/// Messages held for a channel we have not opened (JS allows 16 before destroying).
+pub const MAX_BUFFERED: usize = 16;
+
+/// Bytes held across all unopened channels: 16 messages on 256 channels of 8 MiB Data would
+/// be 32 GiB, so the total is bounded too.
+pub const MAX_BUFFERED_BYTES: usize = 16 * 1024 * 1024;
+
+/// Bytes held undecrypted while waiting for the application to open the first feed.
+pub const MAX_PENDING_INPUT: usize = 16 * 1024 * 1024;
+
+/// How a session behaves; [`SessionOptions::new`] gives dat's choices.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    /// Our peer id, sent in the Handshake (random per process in JS).
+    pub id: [u8; 32],
+    /// Replicate forever (dat: true).
+    pub live: bool,
+    /// Handshake user data (unset in dat).
+    pub user_data: Option<Vec<u8>>,
+    /// Extension names we understand (sorted by the session).
+    pub extensions: Vec<String>,
+    /// Ask for per-block acknowledgements (dat: false).
+    pub ack: bool,
+    /// Keep-alive timer granularity (JS ticks every 1250 ms).
+    pub tick: Duration,
+    /// Ping after this many ticks without sending (2 → at most 2.5 s, well inside JS's ~7 s).
+    pub ping_ticks: u32,
+    /// Silence after which the remote is considered gone (JS: 6.25–7.5 s).
+    pub idle_timeout: Duration,
+    /// Makes the per-direction stream cipher.
+    pub cipher: CipherFactory,
+}
+
+impl SessionOptions {
+    /// dat's settings with the given peer id.
+    pub fn new(id: [u8; 32]) -> Self {
+        Self {
+            id,
+            live: true,
+            user_data: None,
+            extensions: Vec::new(),
+            ack: false,
+            tick: Duration::from_millis(1250),
+            ping_ticks: 2,
+            idle_timeout: Duration::from_millis(7000),
+            cipher: XSalsa20Cipher::boxed,
+        }
+    }
+}
+
+/// One connection. See the module docs.
+pub struct Session {
+    options: SessionOptions,
+    channels: Channels,
+    decoder: FrameDecoder,
+    /// Public key and discovery key of the first feed we opened: the stream key.
+    key: Option<(PublicKey, DiscoveryKey)>,
+    remote_first: Option<DiscoveryKey>,
+    remote_nonce: Option<[u8; 24]>,
+    tx: Option<Box<dyn StreamCipher>>,
+    rx: Option<Box<dyn StreamCipher>>,
+    /// Input held (undecrypted) until a local feed gives the key (JS `_needsKey`).
+    stalled: bool,
+    pending_input: Vec<u8>,
+    buffered_bytes: usize,
+    remote_handshake: Option<Handshake<'static>>,
+    out: Vec<u8>,
+    events: VecDeque<Event>,
+    closed: bool,
+    next_tick: Instant,
+    idle_deadline: Instant,
+    sent_since_tick: bool,
+    idle_ticks: u32,
+    dropped: u64,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("key", &self.key.map(|k| k.1))
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A new connection at time `now` (deadlines count from here).
+    pub fn new(mut options: SessionOptions, now: Instant) -> Self {
+        options.extensions.sort();
+        options.extensions.dedup();
+        Self {
+            next_tick: now + options.tick,
+            idle_deadline: now + options.idle_timeout,
+            options,
+            channels: Channels::default(),
+            decoder: FrameDecoder::new(),
+            key: None,
+            remote_first: None,
+            remote_nonce: None,
+            tx: None,
+            rx: None,
+            stalled: false,
+            pending_input: Vec::new(),
+            buffered_bytes: 0,
+            remote_handshake: None,
+            out: Vec::new(),
+            events: VecDeque::new(),
+            closed: false,
+            sent_since_tick: false,
+            idle_ticks: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The remote's handshake, once received.
+    pub fn remote_handshake(&self) -> Option<&Handshake<'static>> {
+        self.remote_handshake.as_ref()
+    }
+
+    /// Messages dropped because they did not decode (JS drops them silently too).
+    pub fn dropped_messages(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Our channel for a discovery key, if opened.
+    pub fn channel_of(&self, dk: &DiscoveryKey) -> Option<Channel> {
+        self.channels.local_of(dk)
+    }
+
+    /// Open a channel for feed `key` (JS `Protocol.feed`); returns our channel number, or
+    /// the existing one. The first feed opened keys the encryption: `nonce` becomes our
+    /// stream nonce and is sent in clear; later calls ignore `nonce`.
+    pub fn open_feed(&mut self, key: PublicKey, nonce: [u8; 24]) -> Result<Channel, SendError> {
+        if self.closed {
+            return Err(SendError::Closed);
+        }
+        let dk = key.discovery_key();
+        if let Some(ch) = self.channels.get_or_insert(dk).local {
+            return Ok(ch);
+        }
+        if self.channels.local_ids_used() as u64 >= crate::frame::MAX_FEEDS {
+            return Err(SendError::TooManyFeeds);
+        }
+        let first = self.key.is_none();
+        if first {
+            if let Some(remote) = self.remote_first
+                && remote != dk
+            {
+                let err = SessionError::DifferentFeed { local: dk, remote };
+                self.fail(err.clone());
+                return Err(err.into());
+            }
+            self.key = Some((key, dk));
+            self.tx = Some((self.options.cipher)(&key, &nonce));
+            if let Some(n) = self.remote_nonce {
+                self.rx = Some((self.options.cipher)(&key, &n));
+            }
+        }
+        let channel = self
+            .channels
+            .assign_local(dk)
+            .ok_or(SendError::TooManyFeeds)?;
+        let feed = Message::Feed(message::Feed {
+            discovery_key: dk,
+            nonce: first.then_some(nonce),
+        });
+        if first {
+            feed.encode_frame(channel, &mut self.out); // the one frame sent in clear
+            self.sent_since_tick = true;
+            let handshake = Message::Handshake(Handshake {
+                id: Some(self.options.id.to_vec().into()),
+                live: self.options.live,
+                user_data: self.options.user_data.clone().map(Into::into),
+                extensions: self
+                    .options
+                    .extensions
+                    .iter()
+                    .map(|e| e.clone().into())
+                    .collect(),
+                ack: self.options.ack,
+            });
+            self.push_encrypted(channel, &handshake);
+        } else {
+            self.push_encrypted(channel, &feed);
+        }
+        self.release_buffer(dk, channel);
+        if self.stalled {
+            self.stalled = false;
+            let pending = std::mem::take(&mut self.pending_input);
+            self.process(pending);
+        }
+        Ok(channel)
+    }
+
+    /// Queue `message` on our channel `channel` (encrypted).
+    pub fn send(&mut self, channel: Channel, message: &Message<'_>) -> Result<(), SendError> {
+        if self.closed {
+            return Err(SendError::Closed);
+        }
+        match message {
+            Message::Feed(_) => return Err(SendError::Reserved { kind: "Feed" }),
+            Message::Handshake(_) => return Err(SendError::Reserved { kind: "Handshake" }),
+            _ => {}
+        }
+        if self.channels.by_local(channel).is_none() {
+            return Err(SendError::NotOpen { channel });
+        }
+        self.push_encrypted(channel, message);
+        Ok(())
+    }
+
+    /// Send an extension message by name (the id is its index in our sorted list).
+    pub fn send_extension(
+        &mut self,
+        channel: Channel,
+        name: &str,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        let id = self
+            .options
+            .extensions
+            .iter()
+            .position(|e| e == name)
+            .ok_or_else(|| SendError::UnknownExtension { name: name.into() })?;
+        self.send(
+            channel,
+            &Message::Extension {
+                id: id as u64,
+                payload: payload.into(),
+            },
+        )
+    }
+
+    /// End the session locally. Bytes already queued can still be taken and written.
+    pub fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            self.events.push_back(Event::Closed(CloseReason::Local));
+        }
+    }
+
+    /// Append all bytes waiting to be written to `buf`; returns how many.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
+        let n = self.out.len();
+        buf.append(&mut self.out);
+        n
+    }
+
+    /// The next thing the application must see.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        (!self.closed).then(|| self.next_tick.min(self.idle_deadline))
+    }
+
+    /// Advance timers to `now`: keep-alive pings and the silence timeout.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        if now >= self.idle_deadline {
+            self.fail(SessionError::Timeout);
+            return;
+        }
+        if now < self.next_tick {
+            return;
+        }
+        // However late we are, one tick of keep-alive bookkeeping is enough.
+        while self.next_tick <= now {
+            self.next_tick += self.options.tick;
+        }
+        if self.sent_since_tick {
+            self.idle_ticks = 0;
+        } else {
+            self.idle_ticks += 1;
+        }
+        self.sent_since_tick = false;
+        if self.idle_ticks >= self.options.ping_ticks
+            && let Some(tx) = &mut self.tx
+        {
+            let start = self.out.len();
+            encode_ping(&mut self.out);
+            tx.apply(&mut self.out[start..]);
+            self.idle_ticks = 0;
+        }
+    }
+
+    /// Bytes received from the transport at `now`.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        if self.closed || data.is_empty() {
+            return;
+        }
+        self.idle_deadline = now + self.options.idle_timeout;
+        if self.stalled {
+            if self.pending_input.len() + data.len() > MAX_PENDING_INPUT {
+                let bytes = self.pending_input.len() + data.len();
+                self.fail(SessionError::TooMuchBeforeOpen { bytes });
+                return;
+            }
+            self.pending_input.extend_from_slice(data);
+            return;
+        }
+        self.process(data.to_vec());
+    }
+
+    /// Parse raw received bytes, decrypting from where the remote's stream cipher starts.
+    fn process(&mut self, mut buf: Vec<u8>) {
+        let mut decrypted = false;
+        if let Some(rx) = &mut self.rx {
+            rx.apply(&mut buf);
+            decrypted = true;
+        }
+        let mut pos = 0;
+        while pos < buf.len() && !self.closed {
+            let mut input = &buf[pos..];
+            let frame = match self.decoder.decode(&mut input) {
+                Ok(Some(frame)) => Incoming::from_frame(frame),
+                Ok(None) => break,
+                Err(e) => return self.fail(e.into()),
+            };
+            pos = buf.len() - input.len();
+            let needs_key = !matches!(frame, Incoming::Ping) && self.key.is_none();
+            self.on_frame(frame);
+            if needs_key && !self.closed {
+                // JS stops parsing until a local feed supplies the key.
+                self.stalled = true;
+                self.pending_input = buf[pos..].to_vec();
+                return;
+            }
+            if !decrypted && let Some(rx) = &mut self.rx {
+                rx.apply(&mut buf[pos..]);
+                decrypted = true;
+            }
+        }
+    }
+
+    fn on_frame(&mut self, frame: Incoming) {
+        let Incoming::Message {
+            channel,
+            kind,
+            message,
+        } = frame
+        else {
+            return;
+        };
+        if kind == 0 {
+            if let Some(old) = self.channels.close_remote(channel) {
+                self.buffered_bytes -= old.buffered_bytes;
+                if let Some(local) = old.local {
+                    self.events.push_back(Event::ChannelClosed {
+                        channel: local,
+                        discovery_key: old.dk,
+                    });
+                }
+            }
+            return self.on_feed(channel, message);
+        }
+        let Some(state) = self.channels.by_remote(channel) else {
+            return self.fail(SessionError::UnknownChannel { channel });
+        };
+        let (local, dk) = (state.local, state.dk);
+        let message = match message {
+            Ok(m) => m,
+            Err(_) => {
+                self.dropped += 1;
+                return;
+            }
+        };
+        match message {
+            Message::Handshake(h) => self.on_handshake(h),
+            Message::Extension { id, payload } => {
+                let name = self.extension_name(id);
+                if let (Some(channel), Some(name)) = (local, name) {
+                    self.events.push_back(Event::Extension {
+                        channel,
+                        name,
+                        payload: payload.into_owned(),
+                    });
+                }
+            }
+            message => match local {
+                Some(channel) => self.events.push_back(Event::Message { channel, message }),
+                None => self.buffer(channel, dk, message),
+            },
+        }
+    }
+
+    fn on_feed(&mut self, channel: u16, message: Result<Message<'static>, MessageError>) {
+        let feed = match message {
+            Ok(Message::Feed(f)) => f,
+            Ok(_) => return self.fail(SessionError::BadFeed(MessageError::UnknownType(0))),
+            Err(e) => return self.fail(SessionError::BadFeed(e)),
+        };
+        let dk = feed.discovery_key;
+        if self.remote_first.is_none() {
+            self.remote_first = Some(dk);
+            if let Some((_, local)) = self.key
+                && local != dk
+            {
+                return self.fail(SessionError::DifferentFeed { local, remote: dk });
+            }
+            let Some(nonce) = feed.nonce else {
+                return self.fail(SessionError::NoNonce);
+            };
+            self.remote_nonce = Some(nonce);
+            if let Some((key, _)) = self.key {
+                self.rx = Some((self.options.cipher)(&key, &nonce));
+            }
+        }
+        self.channels.assign_remote(channel, dk);
+        let local = self.channels.get_or_insert(dk).local;
+        self.events.push_back(Event::RemoteFeed {
+            discovery_key: dk,
+            channel: local,
+        });
+    }
+
+    fn on_handshake(&mut self, handshake: Handshake<'static>) {
+        if self.remote_handshake.is_some() {
+            return;
+        }
+        self.remote_handshake = Some(handshake.clone());
+        self.events.push_back(Event::Handshake(handshake));
+    }
+
+    /// The name of the remote's extension `id`, if we registered it too.
+    fn extension_name(&self, id: u64) -> Option<String> {
+        let remote = self.remote_handshake.as_ref()?;
+        let name = remote.extensions.get(usize::try_from(id).ok()?)?;
+        self.options
+            .extensions
+            .iter()
+            .find(|e| e.as_str() == name.as_ref())
+            .cloned()
+    }
+
+    fn buffer(&mut self, channel: u16, dk: DiscoveryKey, message: Message<'static>) {
+        let size = approx_size(&message);
+        if self.buffered_bytes + size > MAX_BUFFERED_BYTES {
+            return self.fail(SessionError::TooManyBuffered { channel });
+        }
+        let state = self.channels.get_or_insert(dk);
+        if state.buffer.len() >= MAX_BUFFERED {
+            return self.fail(SessionError::TooManyBuffered { channel });
+        }
+        state.buffer.push(message);
+        state.buffered_bytes += size;
+        self.buffered_bytes += size;
+    }
+
+    fn release_buffer(&mut self, dk: DiscoveryKey, channel: Channel) {
+        let state = self.channels.get_or_insert(dk);
+        let held = std::mem::take(&mut state.buffer);
+        self.buffered_bytes -= std::mem::take(&mut state.buffered_bytes);
+        for message in held {
+            self.events.push_back(Event::Message { channel, message });
+        }
+    }
+
+    fn push_encrypted(&mut self, channel: Channel, message: &Message<'_>) {
+        let start = self.out.len();
+        message.encode_frame(channel, &mut self.out);
+        if let Some(tx) = &mut self.tx {
+            tx.apply(&mut self.out[start..]);
+        }
+        self.sent_since_tick = true;
+    }
+
+    fn fail(&mut self, error: SessionError) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.out.clear();
+        self.pending_input = Vec::new();
+        self.events
+            .push_back(Event::Closed(CloseReason::Error(error)));
+    }
+}
+
+/// A frame detached from the input buffer.
+enum Incoming {
+    Ping,
+    Empty,
+    Message {
+        channel: u16,
+        kind: u8,
+        message: Result<Message<'static>, MessageError>,
+    },
+}
+
+impl Incoming {
+    fn from_frame(frame: Frame<'_>) -> Self {
+        match frame {
+            Frame::Ping => Self::Ping,
+            // JS ignores a one-byte frame, but it still needs the key to go on (`_needsKey`).
+            Frame::Empty => Self::Empty,
+            Frame::Message {
+                channel,
+                kind,
+                body,
+            } => Self::Message {
+                channel,
+                kind,
+                message: Message::decode(kind, body).map(Message::into_owned),
+            },
+        }
+    }
+}
+
+fn approx_size(message: &Message<'_>) -> usize {
+    match message {
+        Message::Data(d) => 64 + d.value.as_ref().map_or(0, |v| v.len()) + 48 * d.nodes.len(),
+        Message::Have(h) => 64 + h.bitfield.as_ref().map_or(0, |b| b.len()),
+        _ => 64,
+    }
+}

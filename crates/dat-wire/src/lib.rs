@@ -19,3 +19,4 @@ pub mod session;
 
 pub use event::{Channel, CloseReason, Event, PeerAction, SendError, SessionError};
 pub use session::{Session, SessionOptions};
+pub mod fuzzing;

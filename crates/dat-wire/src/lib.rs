@@ -20,3 +20,7 @@ pub mod session;
 pub use event::{Channel, CloseReason, Event, PeerAction, SendError, SessionError};
 pub use session::{Session, SessionOptions};
 pub mod fuzzing;
+pub mod remote_bitfield;
+pub mod replicator;
+
+pub use replicator::{ReplicationError, Replicator, ReplicatorEvent, ReplicatorOptions};

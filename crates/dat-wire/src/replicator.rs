@@ -1,0 +1,459 @@
+//! Replicating one feed with one peer over a [`Session`] channel (JS hypercore
+//! `lib/replicate.js` `Peer`), sans-IO (DAT-SPEC §4.6–§4.9).
+//!
+//! Downloader: Wants in 1 MiB-block regions, the remote bitfield from Have/Unhave, at most 16
+//! Requests in flight carrying the digest, only for blocks the remote advertised; Data is
+//! verified and stored by `Feed::put`. Uploader: eager `Have{length-1}` and an RLE bitfield Have
+//! per Want, Data with proofs from `Feed::proof`, Have for new blocks to a peer that Wanted.
+//! Anything JS would destroy the connection for is returned as a [`ReplicationError`].
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, VecDeque};
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use dat_core::{Feed, FeedError, Proof, RemoteTree};
+
+use crate::event::Channel;
+use crate::message::{self, Data, Have, Message, Request};
+use crate::remote_bitfield::{self, RemoteBitfield, TooLarge};
+use crate::rle::{self, RleError};
+use crate::session::Session;
+
+/// Blocks per Want region (JS: 1024 * 1024).
+pub const WANT_REGION: u64 = 1024 * 1024;
+
+/// Most Wants awaiting their Have (JS: 16).
+pub const MAX_INFLIGHT_WANTS: usize = 16;
+
+/// Largest decoded Have bitfield accepted (4 MiB = 32 Mi blocks).
+pub const MAX_HAVE_BITFIELD: usize = 4 * 1024 * 1024;
+
+/// How the replicator behaves.
+#[derive(Debug, Clone)]
+pub struct ReplicatorOptions {
+    /// Download what the selection asks for (JS default: `!feed.writable`).
+    pub download: bool,
+    /// Requests in flight (JS: 16).
+    pub max_requests: usize,
+    /// How long a Request may stay unanswered (JS: 6 ticks ≈ 7.5 s).
+    pub request_timeout: Duration,
+}
+
+impl Default for ReplicatorOptions {
+    fn default() -> Self {
+        Self {
+            download: true,
+            max_requests: 16,
+            request_timeout: Duration::from_millis(7500),
+        }
+    }
+}
+
+/// Progress the application may want to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplicatorEvent {
+    /// A block arrived and verified; announce it to other peers with [`Replicator::announce`].
+    Downloaded {
+        /// Block index.
+        index: u64,
+    },
+    /// The peer's advertised length grew.
+    RemoteLength {
+        /// Highest advertised block + 1.
+        length: u64,
+    },
+    /// The peer pushed a block we did not request; it was dropped and Unhave sent (JS does the
+    /// same; not fatal).
+    Unrequested {
+        /// Block index.
+        index: u64,
+    },
+}
+
+/// A peer behaved in a way JS destroys the connection for.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicationError {
+    /// Data failed verification (wrong block, bad proof, bad signature).
+    #[error("block {index} from peer failed verification: {source}")]
+    Verify {
+        /// Block index.
+        index: u64,
+        /// Why (`FeedError::Verify(..)` for proof failures).
+        source: FeedError,
+    },
+    /// The peer requested a block we do not have (never advertised).
+    #[error("peer requested block {index}, which we do not have: {source}")]
+    Unavailable {
+        /// Block index.
+        index: u64,
+        /// The feed's error.
+        source: FeedError,
+    },
+    /// A Request went unanswered too long.
+    #[error("request for block {index} timed out")]
+    RequestTimeout {
+        /// Block index.
+        index: u64,
+    },
+    /// A Have bitfield that does not decode or is too large.
+    #[error("bad Have bitfield: {0}")]
+    Bitfield(#[from] RleError),
+    /// The peer claims more blocks than we track per peer.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+}
+
+/// One feed's replication state with one peer.
+#[derive(Debug)]
+pub struct Replicator {
+    channel: Channel,
+    options: ReplicatorOptions,
+    remote: RemoteBitfield,
+    remote_length: u64,
+    remote_want: bool,
+    compat: bool,
+    wants: BTreeSet<u64>,
+    inflight_wants: usize,
+    selections: Vec<Range<u64>>,
+    cursor: u64,
+    inflight: VecDeque<(u64, Instant)>,
+    remote_tree: RemoteTree,
+    last_bytes: u64,
+    events: VecDeque<ReplicatorEvent>,
+}
+
+impl Replicator {
+    /// Replication on our channel `channel`.
+    pub fn new(channel: Channel, options: ReplicatorOptions) -> Self {
+        Self {
+            channel,
+            options,
+            remote: RemoteBitfield::default(),
+            remote_length: 0,
+            remote_want: false,
+            compat: false,
+            wants: BTreeSet::new(),
+            inflight_wants: 0,
+            selections: Vec::new(),
+            cursor: u64::MAX,
+            inflight: VecDeque::new(),
+            remote_tree: RemoteTree::new(),
+            last_bytes: 0,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Download blocks in `range` (`0..u64::MAX` for everything, including future appends).
+    pub fn download(&mut self, range: Range<u64>) {
+        self.cursor = self.cursor.min(range.start);
+        self.selections.push(range);
+    }
+
+    /// The channel this replicator talks on.
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// The peer's advertised length.
+    pub fn remote_length(&self) -> u64 {
+        self.remote_length
+    }
+
+    /// Blocks requested and not yet answered.
+    pub fn inflight(&self) -> Vec<u64> {
+        self.inflight.iter().map(|r| r.0).collect()
+    }
+
+    /// Whether the peer advertised block `index`.
+    pub fn remote_has(&self, index: u64) -> bool {
+        self.remote.get(index)
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<ReplicatorEvent> {
+        self.events.pop_front()
+    }
+
+    /// Call once the session reported the remote's Handshake: send our Wants.
+    pub fn start(&mut self, now: Instant, session: &mut Session, feed: &Feed) {
+        self.send_wants(session);
+        self.update(now, session, feed);
+    }
+
+    /// Tell the peer about blocks we now have (appended, or downloaded from another peer).
+    /// Sent only if the peer Wanted (JS `Peer.have`).
+    pub fn announce(&mut self, session: &mut Session, blocks: Range<u64>) {
+        if !self.remote_want || blocks.is_empty() {
+            return;
+        }
+        let length = blocks.end - blocks.start;
+        let have = Have {
+            start: blocks.start,
+            length: (length > 1).then_some(length),
+            bitfield: None,
+            ack: false,
+        };
+        self.send(session, &Message::Have(have));
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.inflight.front().map(|r| r.1)
+    }
+
+    /// Fail the oldest request if it is overdue and its block is still missing.
+    pub fn handle_timeout(&mut self, now: Instant, feed: &Feed) -> Result<(), ReplicationError> {
+        while let Some(&(index, deadline)) = self.inflight.front() {
+            if deadline > now {
+                break;
+            }
+            if !feed.has(index) {
+                return Err(ReplicationError::RequestTimeout { index });
+            }
+            self.inflight.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Act on a message the session delivered on our channel.
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        session: &mut Session,
+        feed: &mut Feed,
+        message: &Message<'_>,
+    ) -> Result<(), ReplicationError> {
+        match message {
+            Message::Want(w) => self.on_want(session, feed, w),
+            Message::Have(h) => self.on_have(now, session, feed, h)?,
+            Message::Unhave(u) => self.on_unhave(u),
+            Message::Request(r) => self.on_request(session, feed, r)?,
+            Message::Data(d) => self.on_data(now, session, feed, d)?,
+            // Info only matters for non-live wind-down; Unwant and Cancel are no-ops in JS.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn send(&self, session: &mut Session, message: &Message<'_>) {
+        // A closed session reports itself through its own events.
+        let _ = session.send(self.channel, message);
+    }
+
+    fn on_want(&mut self, session: &mut Session, feed: &Feed, want: &message::Range) {
+        let length = want.length.unwrap_or(0);
+        if want.start & 8191 != 0 || length & 8191 != 0 {
+            return; // JS ignores unaligned Wants
+        }
+        let len = feed.len();
+        if !self.remote_want && len > 0 && feed.has(len - 1) {
+            let eager = Have {
+                start: len - 1,
+                length: None,
+                bitfield: None,
+                ack: false,
+            };
+            self.send(session, &Message::Have(eager));
+        }
+        self.remote_want = true;
+        // Bits past our length are zero and RLE drops them: never build more than we have.
+        let ours = len.div_ceil(8) * 8;
+        let span = match length {
+            0 if want.start == 0 => ours,
+            0 => 0,
+            l => l.min(ours.saturating_sub(want.start)),
+        };
+        let bits = feed.bitfield_bytes(want.start, span);
+        let have = Have {
+            start: want.start,
+            length: want.length,
+            bitfield: Some(Cow::Owned(rle::encode(&bits))),
+            ack: false,
+        };
+        self.send(session, &Message::Have(have));
+    }
+
+    fn on_have(
+        &mut self,
+        now: Instant,
+        session: &mut Session,
+        feed: &Feed,
+        have: &Have<'_>,
+    ) -> Result<(), ReplicationError> {
+        if have.length == Some(WANT_REGION) {
+            self.inflight_wants = self.inflight_wants.saturating_sub(1);
+        }
+        let end = if let Some(encoded) = &have.bitfield {
+            if matches!(have.length, None | Some(0) | Some(1)) {
+                self.compat = true; // JS backwards-compat mode: stop sending Wants
+            }
+            if !have.start.is_multiple_of(8192) {
+                return Ok(()); // JS can only apply whole pages
+            }
+            let bytes = rle::decode(encoded, MAX_HAVE_BITFIELD)?;
+            self.remote.fill(have.start, &bytes)?;
+            remote_bitfield::last_set(have.start, &bytes)
+        } else {
+            let len = have.length.unwrap_or(1).max(1);
+            self.remote.set_range(have.start, len, true)?;
+            Some(have.start + len)
+        };
+        if let Some(end) = end
+            && end > self.remote_length
+        {
+            self.remote_length = end.min(dat_core::limits::MAX_BLOCK_INDEX);
+            self.events.push_back(ReplicatorEvent::RemoteLength {
+                length: self.remote_length,
+            });
+        }
+        self.cursor = self.cursor.min(have.start);
+        self.send_wants(session);
+        self.update(now, session, feed);
+        Ok(())
+    }
+
+    fn on_unhave(&mut self, unhave: &message::Range) {
+        let len = unhave.length.unwrap_or(1).max(1);
+        if unhave.start == 0 && len >= self.remote_length {
+            self.remote.clear();
+            self.remote_length = 0;
+            return;
+        }
+        let len = len.min(self.remote_length.saturating_sub(unhave.start));
+        // Clearing never allocates, so this cannot fail.
+        let _ = self.remote.set_range(unhave.start, len, false);
+    }
+
+    fn on_request(
+        &mut self,
+        session: &mut Session,
+        feed: &Feed,
+        request: &Request,
+    ) -> Result<(), ReplicationError> {
+        let (mut index, mut digest) = (request.index, request.nodes);
+        if request.bytes != 0
+            && let Ok((block, _)) = feed.seek(request.bytes)
+        {
+            if self.last_bytes == request.bytes {
+                return Ok(()); // JS drops a repeated bytes request
+            }
+            self.last_bytes = request.bytes;
+            (index, digest) = (block, 0);
+        }
+        let unavailable = |source| ReplicationError::Unavailable { index, source };
+        let proof = feed
+            .proof(index, digest, request.hash, &mut self.remote_tree)
+            .map_err(unavailable)?;
+        let value = if request.hash {
+            None
+        } else {
+            Some(Cow::Owned(feed.get(index).map_err(unavailable)?))
+        };
+        let data = Data {
+            index,
+            value,
+            nodes: proof.nodes,
+            signature: proof.signature,
+        };
+        self.send(session, &Message::Data(data));
+        Ok(())
+    }
+
+    fn on_data(
+        &mut self,
+        now: Instant,
+        session: &mut Session,
+        feed: &mut Feed,
+        data: &Data<'_>,
+    ) -> Result<(), ReplicationError> {
+        let index = data.index;
+        let requested = self.inflight.iter().position(|r| r.0 == index);
+        if data.value.is_some() && requested.is_none() {
+            if !feed.has(index) {
+                let unhave = message::Range {
+                    start: index,
+                    length: None,
+                };
+                self.send(session, &Message::Unhave(unhave));
+            }
+            self.events
+                .push_back(ReplicatorEvent::Unrequested { index });
+            return Ok(());
+        }
+        if !(data.value.is_some() && feed.has(index)) {
+            let proof = Proof {
+                index,
+                nodes: data.nodes.clone(),
+                signature: data.signature,
+            };
+            feed.put(index, data.value.as_deref(), &proof)
+                .map_err(|source| ReplicationError::Verify { index, source })?;
+            if data.value.is_some() {
+                self.events.push_back(ReplicatorEvent::Downloaded { index });
+            }
+        }
+        // Only a verified answer clears the request (a failed one ends the connection anyway).
+        if let Some(i) = requested {
+            self.inflight.remove(i);
+        }
+        self.update(now, session, feed);
+        Ok(())
+    }
+
+    fn selected(&self, index: u64) -> bool {
+        self.selections.iter().any(|r| r.contains(&index))
+    }
+
+    /// Send Wants for the regions our selections need, up to 16 outstanding (JS `_sendWants`).
+    fn send_wants(&mut self, session: &mut Session) {
+        if !self.options.download || self.compat {
+            return;
+        }
+        let mut regions = vec![0u64];
+        for sel in &self.selections {
+            let last = sel.end.min(self.remote_length).saturating_sub(1) / WANT_REGION;
+            let first = sel.start / WANT_REGION;
+            regions.extend((first..=last).take(4 * MAX_INFLIGHT_WANTS));
+        }
+        for j in regions {
+            if self.inflight_wants >= MAX_INFLIGHT_WANTS {
+                return;
+            }
+            if self.wants.insert(j) {
+                self.inflight_wants += 1;
+                let want = message::Range {
+                    start: j * WANT_REGION,
+                    length: Some(WANT_REGION),
+                };
+                self.send(session, &Message::Want(want));
+            }
+        }
+    }
+
+    /// Fill the request window with advertised, selected, missing blocks (JS `_update`).
+    fn update(&mut self, now: Instant, session: &mut Session, feed: &Feed) {
+        if !self.options.download {
+            return;
+        }
+        while self.inflight.len() < self.options.max_requests {
+            let Some(i) = self.remote.next_set(self.cursor, self.remote_length) else {
+                self.cursor = self.remote_length;
+                return;
+            };
+            self.cursor = i + 1;
+            if !self.selected(i) || feed.has(i) || self.inflight.iter().any(|r| r.0 == i) {
+                continue;
+            }
+            let request = Request {
+                index: i,
+                bytes: 0,
+                hash: false,
+                nodes: feed.digest(i),
+            };
+            self.inflight
+                .push_back((i, now + self.options.request_timeout));
+            self.send(session, &Message::Request(request));
+        }
+    }
+}

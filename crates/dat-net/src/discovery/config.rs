@@ -8,7 +8,8 @@ use dat_discovery::schedule::ScheduleConfig;
 /// dat's swarm port.
 pub const DEFAULT_PORT: u16 = 3282;
 /// dat-swarm-defaults' DNS discovery servers (no port: 5300, then 53).
-pub const DEFAULT_DNS_SERVERS: [&str; 2] = ["discovery1.datprotocol.com", "discovery2.datprotocol.com"];
+pub const DEFAULT_DNS_SERVERS: [&str; 2] =
+    ["discovery1.datprotocol.com", "discovery2.datprotocol.com"];
 /// dat-swarm-defaults' DHT bootstrap nodes.
 pub const DEFAULT_DHT_BOOTSTRAP: [&str; 4] = [
     "bootstrap1.datprotocol.com:6881",
@@ -66,7 +67,10 @@ impl Default for DiscoveryConfig {
             dns_bind: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
             mdns_port: 5353,
             mdns_interface: Ipv4Addr::UNSPECIFIED,
-            dht_bootstrap: DEFAULT_DHT_BOOTSTRAP.iter().map(|s| s.to_string()).collect(),
+            dht_bootstrap: DEFAULT_DHT_BOOTSTRAP
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             dht_bind: Ipv4Addr::UNSPECIFIED,
             dht_port: None,
             dht_implied_port: false,
@@ -81,6 +85,11 @@ impl Default for DiscoveryConfig {
 impl DiscoveryConfig {
     /// Nothing enabled: a base for tests and for callers enabling one backend.
     pub fn none() -> Self {
-        DiscoveryConfig { no_dns: true, no_mdns: true, no_dht: true, ..Self::default() }
+        DiscoveryConfig {
+            no_dns: true,
+            no_mdns: true,
+            no_dht: true,
+            ..Self::default()
+        }
     }
 }

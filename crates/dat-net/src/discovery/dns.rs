@@ -30,15 +30,23 @@ async fn resolve(servers: &[String], shared: &Shared) -> Vec<ServerAddr> {
     let mut out = Vec::new();
     for s in servers {
         let (host, port, fallback_port) = parse_server(s);
-        let found = tokio::net::lookup_host((host.as_str(), port)).await.ok().and_then(|mut it| {
-            it.find_map(|a| match a {
-                SocketAddr::V4(v4) => Some(v4),
-                SocketAddr::V6(_) => None,
-            })
-        });
+        let found = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .ok()
+            .and_then(|mut it| {
+                it.find_map(|a| match a {
+                    SocketAddr::V4(v4) => Some(v4),
+                    SocketAddr::V6(_) => None,
+                })
+            });
         match found {
-            Some(addr) => out.push(ServerAddr { addr, fallback_port }),
-            None => shared.recorder.error(Backend::Dns, format!("cannot resolve {s}")),
+            Some(addr) => out.push(ServerAddr {
+                addr,
+                fallback_port,
+            }),
+            None => shared
+                .recorder
+                .error(Backend::Dns, format!("cannot resolve {s}")),
         }
     }
     out
@@ -72,11 +80,24 @@ struct State {
     announced: HashMap<Topic, u16>,
 }
 
-async fn run(socket: UdpSocket, client: Client, mut rx: mpsc::Receiver<BackendCmd>, shared: Shared) {
-    let mut st = State { client, socket, shared, announced: HashMap::new() };
+async fn run(
+    socket: UdpSocket,
+    client: Client,
+    mut rx: mpsc::Receiver<BackendCmd>,
+    shared: Shared,
+) {
+    let mut st = State {
+        client,
+        socket,
+        shared,
+        announced: HashMap::new(),
+    };
     let mut buf = vec![0u8; 65_536];
     loop {
-        let wait = st.client.next_deadline().map(|d| d.saturating_sub(st.shared.now()));
+        let wait = st
+            .client
+            .next_deadline()
+            .map(|d| d.saturating_sub(st.shared.now()));
         tokio::select! {
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else { return };
@@ -122,7 +143,9 @@ impl State {
     async fn send_all(&self, sends: Vec<dat_discovery::server::Datagram>) {
         for d in sends {
             if let Err(e) = self.socket.send_to(&d.bytes, d.to).await {
-                self.shared.recorder.error(Backend::Dns, format!("send to {}: {e}", d.to));
+                self.shared
+                    .recorder
+                    .error(Backend::Dns, format!("send to {}: {e}", d.to));
             }
         }
     }
@@ -131,16 +154,21 @@ impl State {
         for ev in out.events {
             match ev {
                 ClientEvent::Peer { id, peer, .. } => {
-                    let Some(topic) = self.shared.topic_for(&id) else { continue };
+                    let Some(topic) = self.shared.topic_for(&id) else {
+                        continue;
+                    };
                     if self.is_self(topic, peer) {
                         continue;
                     }
                     self.shared.emit(Backend::Dns, topic, peer);
                 }
-                ClientEvent::Answered { rtt, .. } => self.shared.recorder.answer(Backend::Dns, Some(rtt)),
-                ClientEvent::TimedOut { server } => {
-                    self.shared.recorder.error(Backend::Dns, format!("{server} timed out"))
+                ClientEvent::Answered { rtt, .. } => {
+                    self.shared.recorder.answer(Backend::Dns, Some(rtt))
                 }
+                ClientEvent::TimedOut { server } => self
+                    .shared
+                    .recorder
+                    .error(Backend::Dns, format!("{server} timed out")),
             }
         }
         self.send_all(out.send).await;
@@ -148,7 +176,9 @@ impl State {
 
     /// discovery-channel drops peers equal to our own public address (whoami).
     fn is_self(&self, topic: Topic, peer: SocketAddrV4) -> bool {
-        let Some((host, _)) = self.client.whoami() else { return false };
+        let Some((host, _)) = self.client.whoami() else {
+            return false;
+        };
         *peer.ip() == host && self.announced.get(&topic) == Some(&peer.port())
     }
 }
@@ -159,7 +189,13 @@ mod tests {
 
     #[test]
     fn parse_addr_like_js() {
-        assert_eq!(parse_server("discovery1.datprotocol.com"), ("discovery1.datprotocol.com".into(), 5300, Some(53)));
-        assert_eq!(parse_server("127.0.0.1:9000"), ("127.0.0.1".into(), 9000, None));
+        assert_eq!(
+            parse_server("discovery1.datprotocol.com"),
+            ("discovery1.datprotocol.com".into(), 5300, Some(53))
+        );
+        assert_eq!(
+            parse_server("127.0.0.1:9000"),
+            ("127.0.0.1".into(), 9000, None)
+        );
     }
 }

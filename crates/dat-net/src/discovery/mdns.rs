@@ -29,9 +29,15 @@ fn multicast_socket(port: u16, iface: Ipv4Addr) -> io::Result<UdpSocket> {
     UdpSocket::from_std(s.into())
 }
 
-pub(crate) fn spawn(cfg: &DiscoveryConfig, shared: Shared) -> io::Result<(mpsc::Sender<BackendCmd>, JoinHandle<()>)> {
+pub(crate) fn spawn(
+    cfg: &DiscoveryConfig,
+    shared: Shared,
+) -> io::Result<(mpsc::Sender<BackendCmd>, JoinHandle<()>)> {
     let socket = multicast_socket(cfg.mdns_port, cfg.mdns_interface)?;
-    let mdns = Mdns::new(&cfg.domain, Secrets::new(super::random_secret(), super::random_secret()));
+    let mdns = Mdns::new(
+        &cfg.domain,
+        Secrets::new(super::random_secret(), super::random_secret()),
+    );
     let group = SocketAddrV4::new(*MDNS_GROUP.ip(), cfg.mdns_port);
     let (tx, rx) = mpsc::channel(256);
     Ok((tx, tokio::spawn(run(socket, mdns, group, rx, shared))))

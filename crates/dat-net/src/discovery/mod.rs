@@ -69,7 +69,11 @@ impl Shared {
 
     /// Map a record id (hex of `dk[0..20]`) to a joined topic.
     pub(crate) fn topic_for(&self, id: &str) -> Option<Topic> {
-        self.topics.lock().unwrap_or_else(|p| p.into_inner()).get(id).copied()
+        self.topics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .copied()
     }
 
     pub(crate) fn emit(&self, source: Source, topic: Topic, addr: SocketAddrV4) {
@@ -77,7 +81,15 @@ impl Shared {
             return;
         }
         self.recorder.found(source, topic, addr);
-        if self.found_tx.try_send(Found { topic, addr, source }).is_err() {
+        if self
+            .found_tx
+            .try_send(Found {
+                topic,
+                addr,
+                source,
+            })
+            .is_err()
+        {
             self.recorder.dropped(source);
         }
     }
@@ -110,10 +122,19 @@ impl Discovery {
     /// bind failure) is reported in [`Discovery::report`] and the others keep going.
     pub async fn start(cfg: DiscoveryConfig) -> (Discovery, mpsc::Receiver<Found>) {
         let start = Instant::now();
-        let enabled = [(Backend::Dns, !cfg.no_dns), (Backend::Mdns, !cfg.no_mdns), (Backend::Dht, !cfg.no_dht)];
+        let enabled = [
+            (Backend::Dns, !cfg.no_dns),
+            (Backend::Mdns, !cfg.no_mdns),
+            (Backend::Dht, !cfg.no_dht),
+        ];
         let recorder = report::Recorder::new(start, &enabled);
         let (found_tx, found_rx) = mpsc::channel(cfg.channel_capacity.max(1));
-        let shared = Shared { found_tx, recorder: recorder.clone(), topics: Arc::default(), start };
+        let shared = Shared {
+            found_tx,
+            recorder: recorder.clone(),
+            topics: Arc::default(),
+            start,
+        };
         let mut tasks = Vec::new();
         let mut backends = Vec::new();
         for (backend, on) in enabled {
@@ -137,13 +158,23 @@ impl Discovery {
         let active: Vec<Backend> = backends.iter().map(|(b, _)| *b).collect();
         let schedule = Schedule::new(cfg.schedule, &active, random_u64());
         tasks.push(tokio::spawn(drive(cmd_rx, schedule, backends, shared)));
-        (Discovery { cmd_tx, recorder, tasks }, found_rx)
+        (
+            Discovery {
+                cmd_tx,
+                recorder,
+                tasks,
+            },
+            found_rx,
+        )
     }
 
     /// Join `topic`: look it up now and on every interval, announcing
     /// `announce_port` (the swarm's listening port) if given.
     pub async fn join(&self, topic: impl Into<Topic>, announce_port: Option<u16>) {
-        let _ = self.cmd_tx.send(Command::Join(topic.into(), announce_port)).await;
+        let _ = self
+            .cmd_tx
+            .send(Command::Join(topic.into(), announce_port))
+            .await;
     }
 
     /// Leave `topic`: stop looking it up and withdraw its announcement.
@@ -223,7 +254,13 @@ async fn drive(
         }
         for task in schedule.poll(shared.now()) {
             shared.recorder.query(task.backend);
-            send(task.backend, BackendCmd::Query { topic: task.topic, announce: task.announce });
+            send(
+                task.backend,
+                BackendCmd::Query {
+                    topic: task.topic,
+                    announce: task.announce,
+                },
+            );
         }
     }
 }

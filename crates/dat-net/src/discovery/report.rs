@@ -83,7 +83,10 @@ impl Recorder {
                 errors: Vec::new(),
             })
             .collect();
-        Recorder { start, inner: Arc::new(Mutex::new(rows)) }
+        Recorder {
+            start,
+            inner: Arc::new(Mutex::new(rows)),
+        }
     }
 
     fn with(&self, backend: Backend, f: impl FnOnce(&mut BackendReport, Duration)) {
@@ -112,8 +115,14 @@ impl Recorder {
     pub(crate) fn found(&self, backend: Backend, topic: Topic, addr: SocketAddrV4) -> bool {
         let mut new = false;
         self.with(backend, |r, now| {
-            if r.found.len() < MAX_KEPT && !r.found.iter().any(|f| f.topic == topic && f.addr == addr) {
-                r.found.push(FoundRecord { topic, addr, after: now });
+            if r.found.len() < MAX_KEPT
+                && !r.found.iter().any(|f| f.topic == topic && f.addr == addr)
+            {
+                r.found.push(FoundRecord {
+                    topic,
+                    addr,
+                    after: now,
+                });
                 new = true;
             }
         });
@@ -135,6 +144,9 @@ impl Recorder {
 
     pub(crate) fn snapshot(&self) -> Report {
         let rows = self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        Report { uptime: self.start.elapsed(), backends: rows }
+        Report {
+            uptime: self.start.elapsed(),
+            backends: rows,
+        }
     }
 }

@@ -90,8 +90,18 @@ pub async fn spawn(opts: ServerOptions) -> io::Result<ServerHandle> {
         server.seed(start.elapsed(), id, *peer);
     }
     let stats = Arc::new(Mutex::new(server.stats()));
-    let task = tokio::spawn(serve(socket, server, start, opts.rotate_every, stats.clone()));
-    Ok(ServerHandle { local_addr, stats, task })
+    let task = tokio::spawn(serve(
+        socket,
+        server,
+        start,
+        opts.rotate_every,
+        stats.clone(),
+    ));
+    Ok(ServerHandle {
+        local_addr,
+        stats,
+        task,
+    })
 }
 
 async fn serve(

@@ -1,38 +1,44 @@
 //! Appending: the merkle-tree-stream generator of DAT-SPEC §2.2 with batched I/O.
 //!
-//! A batch is processed in chunks of at most [`APPEND_CHUNK_BYTES`]: leaves are hashed several
-//! at a time (SIMD lanes via `blake2b_simd::many`, and two threads for large chunks), the
-//! chunk's blocks go to `data` in one write, and tree entries accumulate in one contiguous
-//! buffer covering `2 * start ..` that is written when it fills or the batch ends. Parents
-//! that complete older subtrees sit before that range and are written individually (at most
-//! one per old root). Then one signature, then the dirty bitfield pages. The bytes written
-//! are those JS hypercore writes for the same `append(batch)`.
+//! A batch is processed in chunks of at most [`APPEND_CHUNK_BYTES`]: the chunk's blocks are
+//! gathered into one buffer and go to `data` in one write, leaves are hashed in SIMD lanes
+//! ([`crate::leaf_hash`], two threads for large chunks), and the parents they complete are
+//! hashed level by level, also in lanes ([`crate::tree_grow`]). Tree entries accumulate in one
+//! contiguous buffer covering `2 * start ..` that is written when it fills or the batch ends.
+//! Parents that complete older subtrees sit before that range and are written individually
+//! (at most one per old root). Then one signature, then the dirty bitfield pages. The bytes
+//! written are those JS hypercore writes for the same `append(batch)`.
 
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use blake2b_simd::{Params, State, many::update_many};
-
-use crate::crypto::{Hash, hash_roots, parent_node};
+use crate::crypto::{Hash, hash_roots};
 use crate::error::{FeedError, io};
 use crate::feed::Feed;
 use crate::flat_tree;
+use crate::leaf_hash::{LeafScratch, hash_into};
 use crate::limits::{APPEND_CHUNK_BYTES, MAX_BLOCK_INDEX, PARALLEL_HASH_BYTES};
 use crate::node::{NODE_RECORD_LEN, Node};
 use crate::sleep::HEADER_LEN;
 use crate::storage::Slot;
+use crate::tree_grow::Grower;
 use crate::tree_index::TreeBits;
 
-/// Buffers reused across appends, so the hot path does not allocate.
+/// Buffers reused across appends, so the hot path does not allocate once warm.
 #[derive(Default)]
 pub(crate) struct Scratch {
+    /// The chunk's blocks, back to back, as `data` receives them.
     data: Vec<u8>,
-    tree: Vec<u8>,
+    sizes: Vec<u64>,
     hashes: Vec<Hash>,
+    tree: Vec<u8>,
     low: Vec<Node>,
+    leaves: LeafScratch,
+    grower: Grower,
 }
 
-/// Where tree entries of the running batch go.
+/// Where tree entries of the running batch go: records at or after `base` into the
+/// contiguous buffer (holes stay zero), older ones to `low`, written one by one.
 struct TreeBuf<'s> {
     bytes: &'s mut Vec<u8>,
     low: &'s mut Vec<Node>,
@@ -40,6 +46,14 @@ struct TreeBuf<'s> {
 }
 
 impl TreeBuf<'_> {
+    /// Make the buffer cover every index below `end`.
+    fn cover(&mut self, end: u64) {
+        let len = (end.saturating_sub(self.base) as usize) * NODE_RECORD_LEN;
+        if self.bytes.len() < len {
+            self.bytes.resize(len, 0);
+        }
+    }
+
     fn place(&mut self, node: &Node) {
         if node.index < self.base {
             self.low.push(*node);
@@ -91,58 +105,61 @@ impl Feed {
         let mut n = 0u64;
         let mut bytes = 0u64;
         let mut roots = std::mem::take(&mut self.roots);
-        scratch.tree.clear();
-        scratch.low.clear();
+        let Scratch {
+            data,
+            sizes,
+            hashes,
+            tree,
+            low,
+            leaves,
+            grower,
+        } = scratch;
+        tree.clear();
+        low.clear();
         let mut tree = TreeBuf {
-            bytes: &mut scratch.tree,
-            low: &mut scratch.low,
+            bytes: tree,
+            low,
             base: 2 * start,
         };
-        let mut chunk: Vec<&[u8]> = Vec::new();
         loop {
-            chunk.clear();
-            let mut chunk_bytes = 0usize;
+            data.clear();
+            sizes.clear();
             for block in blocks.by_ref() {
-                chunk.push(block);
-                chunk_bytes += block.len();
-                if chunk_bytes >= APPEND_CHUNK_BYTES || chunk.len() >= APPEND_CHUNK_BYTES / 80 {
+                data.extend_from_slice(block);
+                sizes.push(block.len() as u64);
+                if data.len() >= APPEND_CHUNK_BYTES || sizes.len() >= APPEND_CHUNK_BYTES / 80 {
                     break;
                 }
             }
-            if chunk.is_empty() {
+            if sizes.is_empty() {
                 break;
             }
-            if start + n + chunk.len() as u64 > MAX_BLOCK_INDEX {
+            let chunk_start = start + n;
+            let k = sizes.len() as u64;
+            if chunk_start + k > MAX_BLOCK_INDEX {
                 self.roots = roots;
                 return Err(FeedError::IndexTooLarge {
-                    index: start + n + chunk.len() as u64,
+                    index: chunk_start + k,
                 });
             }
-            hash_leaves(&chunk, &mut scratch.hashes);
-            let offset = self.byte_length + bytes;
-            write_data(self, offset, &chunk, &mut scratch.data)?;
-            for (block, hash) in chunk.iter().zip(&scratch.hashes) {
-                let leaf = Node {
-                    index: flat_tree::leaf(start + n),
-                    hash: *hash,
-                    size: block.len() as u64,
-                };
-                tree.place(&leaf);
-                roots.push(leaf);
-                while roots.len() >= 2 {
-                    let right = roots[roots.len() - 1];
-                    let left = roots[roots.len() - 2];
-                    if flat_tree::parent(left.index) != flat_tree::parent(right.index) {
-                        break;
-                    }
-                    roots.truncate(roots.len() - 2);
-                    let parent = parent_node(&left, &right);
-                    tree.place(&parent);
-                    roots.push(parent);
-                }
-                n += 1;
+            let chunk = split(data, sizes);
+            hashes.clear();
+            hash_leaves_with(&chunk, hashes, leaves);
+            if !data.is_empty() {
+                self.storage
+                    .data
+                    .write_at(self.byte_length + bytes, data)
+                    .map_err(io(Slot::Data))?;
             }
-            bytes += chunk_bytes as u64;
+            tree.cover(2 * (chunk_start + k) - 1);
+            if let Err(e) = grower.grow(&mut roots, chunk_start, sizes, hashes, |node| {
+                tree.place(node)
+            }) {
+                self.roots = roots;
+                return Err(e);
+            }
+            n += k;
+            bytes += data.len() as u64;
             if tree.bytes.len() >= APPEND_CHUNK_BYTES {
                 self.write_tree_buf(&mut tree)?;
             }
@@ -215,27 +232,17 @@ impl Feed {
     }
 }
 
-fn write_data(
-    feed: &mut Feed,
-    offset: u64,
-    chunk: &[&[u8]],
-    buf: &mut Vec<u8>,
-) -> Result<(), FeedError> {
-    let data = feed.storage.data.as_mut();
-    if let [single] = chunk {
-        if !single.is_empty() {
-            data.write_at(offset, single).map_err(io(Slot::Data))?;
-        }
-        return Ok(());
-    }
-    buf.clear();
-    for block in chunk {
-        buf.extend_from_slice(block);
-    }
-    if !buf.is_empty() {
-        data.write_at(offset, buf).map_err(io(Slot::Data))?;
-    }
-    Ok(())
+/// The blocks of a gathered chunk, as slices of its buffer.
+fn split<'d>(data: &'d [u8], sizes: &[u64]) -> Vec<&'d [u8]> {
+    let mut at = 0usize;
+    sizes
+        .iter()
+        .map(|&size| {
+            let block = &data[at..at + size as usize];
+            at += size as usize;
+            block
+        })
+        .collect()
 }
 
 fn threads() -> usize {
@@ -247,9 +254,13 @@ fn threads() -> usize {
 /// over two threads when the chunk is large.
 pub(crate) fn hash_leaves(blocks: &[&[u8]], out: &mut Vec<Hash>) {
     out.clear();
+    hash_leaves_with(blocks, out, &mut LeafScratch::default());
+}
+
+fn hash_leaves_with(blocks: &[&[u8]], out: &mut Vec<Hash>, scratch: &mut LeafScratch) {
     let total: usize = blocks.iter().map(|b| b.len()).sum();
     if total < PARALLEL_HASH_BYTES || blocks.len() < 2 || threads() < 2 {
-        hash_serial(blocks, out);
+        hash_into(blocks, out, scratch);
         return;
     }
     let mut mid = 0;
@@ -261,33 +272,10 @@ pub(crate) fn hash_leaves(blocks: &[&[u8]], out: &mut Vec<Hash>) {
     let (a, b) = blocks.split_at(mid.max(1));
     let mut second = Vec::with_capacity(b.len());
     std::thread::scope(|s| {
-        s.spawn(|| hash_serial(b, &mut second));
-        hash_serial(a, out);
+        s.spawn(|| hash_into(b, &mut second, &mut LeafScratch::default()));
+        hash_into(a, out, scratch);
     });
     out.extend_from_slice(&second);
-}
-
-fn hash_serial(blocks: &[&[u8]], out: &mut Vec<Hash>) {
-    let params = {
-        let mut p = Params::new();
-        p.hash_length(32);
-        p
-    };
-    let mut states: Vec<State> = blocks
-        .iter()
-        .map(|b| {
-            let mut state = params.to_state();
-            state.update(&[0]);
-            state.update(&(b.len() as u64).to_be_bytes());
-            state
-        })
-        .collect();
-    update_many(states.iter_mut().zip(blocks.iter()));
-    out.extend(states.iter().map(|s| {
-        let mut h = [0u8; 32];
-        h.copy_from_slice(s.finalize().as_bytes());
-        Hash(h)
-    }));
 }
 
 #[cfg(test)]

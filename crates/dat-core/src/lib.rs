@@ -16,6 +16,7 @@ pub mod feed;
 pub mod feed_fuzzing;
 pub mod flat_tree;
 pub mod fuzzing;
+mod leaf_hash;
 pub mod limits;
 pub mod link;
 pub mod node;
@@ -25,6 +26,7 @@ pub mod protobuf;
 mod replicate;
 pub mod sleep;
 pub mod storage;
+mod tree_grow;
 pub mod tree_index;
 pub mod verify;
 

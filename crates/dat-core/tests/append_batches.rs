@@ -1,0 +1,98 @@
+//! Batched appends write the same bytes as appending one block at a time: the tree, data and
+//! bitfield files are identical, and each batch's signature is the one-at-a-time signature of
+//! the batch's last length (the other entries of the batch blank). Checked for random feed
+//! lengths and random batch shapes, including a reopen between batches.
+#![allow(clippy::unwrap_used)]
+
+use dat_core::{Feed, FeedStorage, KeyPair, MemoryFeedFiles, Slot};
+use proptest::prelude::*;
+
+fn block(i: u64, big_every: u64) -> Vec<u8> {
+    let len = if big_every > 0 && i % big_every == big_every - 1 {
+        20_000 + (i % 5) as usize
+    } else {
+        ((i * 37) % 1500) as usize
+    };
+    (0..len).map(|k| (i as usize * 31 + k) as u8).collect()
+}
+
+fn create(files: &MemoryFeedFiles) -> Feed {
+    Feed::create(
+        FeedStorage::from_memory(files),
+        KeyPair::from_seed(&[7; 32]),
+    )
+    .unwrap()
+}
+
+fn check(prefix: u64, batches: &[u64], reopen_after: usize, big_every: u64) {
+    let single_files = MemoryFeedFiles::new();
+    let mut single = create(&single_files);
+    let batch_files = MemoryFeedFiles::new();
+    let mut batched = create(&batch_files);
+    let mut ends = Vec::new();
+    let mut at = 0u64;
+    let shape = std::iter::once(prefix).chain(batches.iter().copied());
+    for (b, n) in shape.enumerate() {
+        let blocks: Vec<Vec<u8>> = (at..at + n).map(|i| block(i, big_every)).collect();
+        for blk in &blocks {
+            single.append(blk).unwrap();
+        }
+        let range = batched
+            .append_batch(blocks.iter().map(|v| v.as_slice()))
+            .unwrap();
+        assert_eq!(range, at..at + n);
+        at += n;
+        if n > 0 {
+            ends.push(at - 1);
+        }
+        if b == reopen_after {
+            drop(batched);
+            batched = Feed::open(FeedStorage::from_memory(&batch_files)).unwrap();
+        }
+    }
+    assert_eq!(batched.len(), at);
+    assert_eq!(batched.byte_len(), single.byte_len());
+    assert_eq!(batched.root_hash().unwrap(), single.root_hash().unwrap());
+    for slot in [Slot::Tree, Slot::Data, Slot::Bitfield] {
+        assert!(
+            batch_files.slot(slot).to_vec() == single_files.slot(slot).to_vec(),
+            "{slot} differs: prefix {prefix} batches {batches:?}"
+        );
+    }
+    let sigs = batch_files.slot(Slot::Signatures).to_vec();
+    let single_sigs = single_files.slot(Slot::Signatures).to_vec();
+    assert_eq!(sigs.len(), single_sigs.len());
+    for i in 0..at as usize {
+        let entry = &sigs[32 + 64 * i..32 + 64 * (i + 1)];
+        if ends.contains(&(i as u64)) {
+            assert_eq!(
+                entry,
+                &single_sigs[32 + 64 * i..32 + 64 * (i + 1)],
+                "entry {i}"
+            );
+        } else {
+            assert!(entry.iter().all(|&b| b == 0), "entry {i} not blank");
+        }
+    }
+}
+
+#[test]
+fn batch_shapes_at_subtree_and_page_edges() {
+    check(0, &[256, 256, 1, 255, 512], 1, 0);
+    check(1, &[8191, 1, 8192, 3], 9, 0);
+    check(8190, &[5, 8200], 0, 0);
+    check(3, &[13, 64, 1000], 1, 7);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+    #[test]
+    fn batches_write_the_bytes_of_single_appends(
+        prefix in 0u64..2000,
+        batches in proptest::collection::vec(0u64..700, 1..5),
+        reopen_after in 0usize..6,
+        big_every in prop_oneof![Just(0u64), 5u64..50],
+    ) {
+        check(prefix, &batches, reopen_after, big_every);
+    }
+}

@@ -10,31 +10,37 @@
 //! written are those JS hypercore writes for the same `append(batch)`.
 
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use crate::crypto::{Hash, hash_roots};
+use crate::append_helper::{Chunk, Helper, Lent, Reply, Task, helper_budget};
+use crate::crypto::{Hash, Signature, hash_roots};
 use crate::error::{FeedError, io};
 use crate::feed::Feed;
 use crate::flat_tree;
-use crate::leaf_hash::{LeafScratch, hash_into};
-use crate::limits::{APPEND_CHUNK_BYTES, MAX_BLOCK_INDEX, PARALLEL_HASH_BYTES};
+use crate::leaf_hash::{LeafScratch, hash_append};
+use crate::limits::{APPEND_CHUNK_BYTES, HELPER_MIN_BYTES, MAX_BLOCK_INDEX, PARALLEL_HASH_BYTES};
 use crate::node::{NODE_RECORD_LEN, Node};
 use crate::sleep::HEADER_LEN;
 use crate::storage::Slot;
 use crate::tree_grow::Grower;
 use crate::tree_index::TreeBits;
 
-/// Buffers reused across appends, so the hot path does not allocate once warm.
+/// Buffers reused across appends, so the hot path does not allocate once warm, and the
+/// helper thread.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    /// The chunk's blocks, back to back, as `data` receives them.
-    data: Vec<u8>,
+    chunk: Arc<Chunk>,
     sizes: Vec<u64>,
     hashes: Vec<Hash>,
     tree: Vec<u8>,
     low: Vec<Node>,
     leaves: LeafScratch,
     grower: Grower,
+    helper: Option<Helper>,
+    /// Starting the helper failed once; do not try again.
+    no_helper: bool,
+    /// The `data` storage is with the helper (a write is in flight).
+    lent: bool,
 }
 
 /// Where tree entries of the running batch go: records at or after `base` into the
@@ -86,7 +92,12 @@ impl Feed {
             self.reload_roots()?;
         }
         let mut scratch = std::mem::take(&mut self.scratch);
-        let result = self.append_chunks(blocks.into_iter(), &mut scratch);
+        let mut result = self.append_chunks(blocks.into_iter(), &mut scratch);
+        if result.is_err() {
+            // A failed append may leave the data storage with the helper: take it back.
+            let reclaimed = self.reclaim_data(&scratch.helper, &mut scratch.lent);
+            result = result.and(reclaimed.map(|_| 0..0));
+        }
         self.scratch = scratch;
         if result.is_err() {
             // Storage may hold part of the batch, but the bitfield does not point at it.
@@ -106,13 +117,16 @@ impl Feed {
         let mut bytes = 0u64;
         let mut roots = std::mem::take(&mut self.roots);
         let Scratch {
-            data,
+            chunk,
             sizes,
             hashes,
             tree,
             low,
             leaves,
             grower,
+            helper,
+            no_helper,
+            lent,
         } = scratch;
         tree.clear();
         low.clear();
@@ -121,53 +135,68 @@ impl Feed {
             low,
             base: 2 * start,
         };
-        loop {
-            data.clear();
-            sizes.clear();
-            for block in blocks.by_ref() {
-                data.extend_from_slice(block);
-                sizes.push(block.len() as u64);
-                if data.len() >= APPEND_CHUNK_BYTES || sizes.len() >= APPEND_CHUNK_BYTES / 80 {
-                    break;
-                }
-            }
-            if sizes.is_empty() {
-                break;
-            }
-            let chunk_start = start + n;
-            let k = sizes.len() as u64;
-            if chunk_start + k > MAX_BLOCK_INDEX {
-                self.roots = roots;
-                return Err(FeedError::IndexTooLarge {
-                    index: chunk_start + k,
-                });
-            }
-            let chunk = split(data, sizes);
-            hashes.clear();
-            hash_leaves_with(&chunk, hashes, leaves);
-            if !data.is_empty() {
-                self.storage
-                    .data
-                    .write_at(self.byte_length + bytes, data)
-                    .map_err(io(Slot::Data))?;
-            }
-            tree.cover(2 * (chunk_start + k) - 1);
-            if let Err(e) = grower.grow(&mut roots, chunk_start, sizes, hashes, |node| {
-                tree.place(node)
-            }) {
-                self.roots = roots;
-                return Err(e);
-            }
-            n += k;
-            bytes += data.len() as u64;
+        let mut last = false;
+        while !last {
+            // The previous chunk's data must be written before its tree entries.
+            self.reclaim_data(helper, lent)?;
             if tree.bytes.len() >= APPEND_CHUNK_BYTES {
                 self.write_tree_buf(&mut tree)?;
             }
+            if Arc::get_mut(chunk).is_none() {
+                *chunk = Arc::default();
+            }
+            let Some(c) = Arc::get_mut(chunk) else {
+                break;
+            };
+            c.clear();
+            last = true;
+            for block in blocks.by_ref() {
+                c.push(block);
+                if c.data.len() >= APPEND_CHUNK_BYTES || c.len() >= APPEND_CHUNK_BYTES / 80 {
+                    last = false;
+                    break;
+                }
+            }
+            c.seal();
+            let k = c.len();
+            if k == 0 {
+                break;
+            }
+            let chunk_start = start + n;
+            if chunk_start + k as u64 > MAX_BLOCK_INDEX {
+                return Err(FeedError::IndexTooLarge {
+                    index: chunk_start + k as u64,
+                });
+            }
+            sizes.clear();
+            sizes.extend((0..k).map(|i| c.block(i).len() as u64));
+            hashes.clear();
+            hashes.resize(k, Hash([0; 32]));
+            let chunk_bytes = c.data.len() as u64;
+            if helper.is_none() && !*no_helper && wants_helper(c) {
+                // Start the helper on the first chunk worth it.
+                *helper = Helper::spawn();
+                *no_helper = helper.is_none();
+            }
+            let at = self.byte_length + bytes;
+            self.hash_and_write(chunk, hashes, leaves, helper, lent, at, last)?;
+            tree.cover(2 * (chunk_start + k as u64) - 1);
+            grower.grow(&mut roots, chunk_start, sizes, hashes, |node| {
+                tree.place(node)
+            })?;
+            n += k as u64;
+            bytes += chunk_bytes;
         }
         if n == 0 {
             self.roots = roots;
             return Ok(start..start);
         }
+        // Sign while the helper writes the last chunk.
+        let signature = match self.secret.as_ref() {
+            Some(secret) => secret.sign(&hash_roots(&roots)),
+            None => return Err(FeedError::NotWritable),
+        };
+        self.reclaim_data(helper, lent)?;
         self.write_tree_buf(&mut tree)?;
         for node in tree.low.iter() {
             let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * node.index;
@@ -176,7 +205,7 @@ impl Feed {
                 .write_at(offset, &node.to_record())
                 .map_err(io(Slot::Tree))?;
         }
-        self.write_signature(start, n, &roots)?;
+        self.write_signature(start, n, &signature)?;
         for i in start..start + n {
             self.bitfield.set(i, true);
             TreeBits::set(&mut self.bitfield, flat_tree::leaf(i));
@@ -189,6 +218,90 @@ impl Feed {
         self.length = start + n;
         self.byte_length += bytes;
         Ok(start..start + n)
+    }
+
+    /// Hash the chunk's leaves into `hashes` and write its blocks at `offset` of `data`:
+    /// with the helper, both threads hash and the helper keeps the storage until
+    /// [`Feed::reclaim_data`]; without, here and now.
+    #[allow(clippy::too_many_arguments)]
+    fn hash_and_write(
+        &mut self,
+        chunk: &Arc<Chunk>,
+        hashes: &mut [Hash],
+        leaves: &mut LeafScratch,
+        helper: &mut Option<Helper>,
+        lent: &mut bool,
+        offset: u64,
+        last: bool,
+    ) -> Result<(), FeedError> {
+        let c: &Chunk = chunk;
+        if let Some(h) = helper.as_ref().filter(|_| wants_helper(c)) {
+            let storage = std::mem::replace(&mut self.storage.data, Box::new(Lent));
+            let budget = helper_budget(c.data.len(), c.len(), last);
+            let task = Task {
+                chunk: Arc::clone(chunk),
+                budget,
+                storage,
+                offset,
+            };
+            match h.send(task) {
+                Ok(()) => {
+                    *lent = true;
+                    let mine = (c.data.len() + 9 * c.len()).saturating_sub(budget);
+                    c.hash_units(mine, leaves, |r, hs| hashes[r].copy_from_slice(hs));
+                    let r = h.recv();
+                    let Some(Reply::Hashed {
+                        ranges,
+                        hashes: theirs,
+                    }) = r
+                    else {
+                        return Err(helper_lost());
+                    };
+                    let mut at = 0;
+                    for r in ranges {
+                        let len = r.len();
+                        hashes[r].copy_from_slice(&theirs[at..at + len]);
+                        at += len;
+                    }
+                    // Units the helper left (it started late): hash them here.
+                    c.hash_units(usize::MAX, leaves, |r, hs| hashes[r].copy_from_slice(hs));
+                    return Ok(());
+                }
+                Err(task) => {
+                    // The thread is gone: take the storage back and work alone.
+                    self.storage.data = task.storage;
+                    *helper = None;
+                }
+            }
+        }
+        c.hash_units(usize::MAX, leaves, |r, hs| hashes[r].copy_from_slice(hs));
+        if !c.data.is_empty() {
+            self.storage
+                .data
+                .write_at(offset, &c.data)
+                .map_err(io(Slot::Data))?;
+        }
+        Ok(())
+    }
+
+    /// Wait for the helper's write of the last chunk and put the `data` storage back.
+    fn reclaim_data(&mut self, helper: &Option<Helper>, lent: &mut bool) -> Result<(), FeedError> {
+        if !std::mem::take(lent) {
+            return Ok(());
+        }
+        let Some(h) = helper else {
+            return Err(helper_lost());
+        };
+        loop {
+            match h.recv() {
+                Some(Reply::Written { storage, result }) => {
+                    self.storage.data = storage;
+                    return result.map_err(io(Slot::Data));
+                }
+                Some(Reply::Hashed { .. }) => continue,
+                None => return Err(helper_lost()),
+            }
+        }
     }
 
     fn write_tree_buf(&mut self, tree: &mut TreeBuf<'_>) -> Result<(), FeedError> {
@@ -207,11 +320,12 @@ impl Feed {
 
     /// Sign the new roots at entry `start + n - 1`, zeroing stale entries of the batch (left
     /// by an earlier torn append) so every entry of the batch but the last reads as blank.
-    fn write_signature(&mut self, start: u64, n: u64, roots: &[Node]) -> Result<(), FeedError> {
-        let Some(secret) = self.secret.as_ref() else {
-            return Err(FeedError::NotWritable);
-        };
-        let signature = secret.sign(&hash_roots(roots));
+    fn write_signature(
+        &mut self,
+        start: u64,
+        n: u64,
+        signature: &Signature,
+    ) -> Result<(), FeedError> {
         let file = self.storage.signatures.as_mut();
         let entries = file
             .len()
@@ -232,17 +346,16 @@ impl Feed {
     }
 }
 
-/// The blocks of a gathered chunk, as slices of its buffer.
-fn split<'d>(data: &'d [u8], sizes: &[u64]) -> Vec<&'d [u8]> {
-    let mut at = 0usize;
-    sizes
-        .iter()
-        .map(|&size| {
-            let block = &data[at..at + size as usize];
-            at += size as usize;
-            block
-        })
-        .collect()
+/// Whether a chunk is worth a trip to the helper thread (a few µs each way).
+fn wants_helper(chunk: &Chunk) -> bool {
+    chunk.data.len() >= HELPER_MIN_BYTES && threads() >= 2
+}
+
+fn helper_lost() -> FeedError {
+    FeedError::Io {
+        file: Slot::Data,
+        source: std::io::Error::other("the append helper thread died"),
+    }
 }
 
 fn threads() -> usize {
@@ -254,13 +367,9 @@ fn threads() -> usize {
 /// over two threads when the chunk is large.
 pub(crate) fn hash_leaves(blocks: &[&[u8]], out: &mut Vec<Hash>) {
     out.clear();
-    hash_leaves_with(blocks, out, &mut LeafScratch::default());
-}
-
-fn hash_leaves_with(blocks: &[&[u8]], out: &mut Vec<Hash>, scratch: &mut LeafScratch) {
     let total: usize = blocks.iter().map(|b| b.len()).sum();
     if total < PARALLEL_HASH_BYTES || blocks.len() < 2 || threads() < 2 {
-        hash_into(blocks, out, scratch);
+        hash_append(blocks, out, &mut LeafScratch::default());
         return;
     }
     let mut mid = 0;
@@ -272,8 +381,8 @@ fn hash_leaves_with(blocks: &[&[u8]], out: &mut Vec<Hash>, scratch: &mut LeafScr
     let (a, b) = blocks.split_at(mid.max(1));
     let mut second = Vec::with_capacity(b.len());
     std::thread::scope(|s| {
-        s.spawn(|| hash_into(b, &mut second, &mut LeafScratch::default()));
-        hash_into(a, out, scratch);
+        s.spawn(|| hash_append(b, &mut second, &mut LeafScratch::default()));
+        hash_append(a, out, &mut LeafScratch::default());
     });
     out.extend_from_slice(&second);
 }

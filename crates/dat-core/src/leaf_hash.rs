@@ -39,7 +39,15 @@ pub(crate) struct LeafScratch {
 }
 
 /// Append the leaf hashes of `blocks`, in order, to `out`.
-pub(crate) fn hash_into(blocks: &[&[u8]], out: &mut Vec<Hash>, scratch: &mut LeafScratch) {
+pub(crate) fn hash_append(blocks: &[&[u8]], out: &mut Vec<Hash>, scratch: &mut LeafScratch) {
+    let at = out.len();
+    out.resize(at + blocks.len(), Hash([0; 32]));
+    hash_into(blocks, &mut out[at..], scratch);
+}
+
+/// The leaf hashes of `blocks` into `out` (same length).
+pub(crate) fn hash_into(blocks: &[&[u8]], out: &mut [Hash], scratch: &mut LeafScratch) {
+    debug_assert_eq!(blocks.len(), out.len());
     let params = params();
     let mut i = 0;
     while i < blocks.len() {
@@ -49,6 +57,7 @@ pub(crate) fn hash_into(blocks: &[&[u8]], out: &mut Vec<Hash>, scratch: &mut Lea
             .take_while(|b| b.len() <= COPY_MAX)
             .count();
         if small > 0 {
+            let out = &mut out[i..i + small];
             hash_group(&params, &blocks[i..i + small], out, &mut scratch.preimages);
             i += small;
             continue;
@@ -57,13 +66,13 @@ pub(crate) fn hash_into(blocks: &[&[u8]], out: &mut Vec<Hash>, scratch: &mut Lea
             .iter()
             .position(|b| b.len() <= COPY_MAX)
             .unwrap_or(blocks.len() - i);
-        hash_in_place(&params, &blocks[i..i + large], out);
+        hash_in_place(&params, &blocks[i..i + large], &mut out[i..i + large]);
         i += large;
     }
 }
 
 /// Up to `GROUP` small blocks: copy each behind its prefix, then hash them whole in SIMD lanes.
-fn hash_group(params: &Params, blocks: &[&[u8]], out: &mut Vec<Hash>, buf: &mut Vec<u8>) {
+fn hash_group(params: &Params, blocks: &[&[u8]], out: &mut [Hash], buf: &mut Vec<u8>) {
     debug_assert!(blocks.len() <= GROUP);
     let mut ends = [0usize; GROUP];
     buf.clear();
@@ -78,16 +87,14 @@ fn hash_group(params: &Params, blocks: &[&[u8]], out: &mut Vec<Hash>, buf: &mut 
     let mut jobs: [Option<HashManyJob<'_>>; GROUP] =
         std::array::from_fn(|k| (k < n).then(|| HashManyJob::new(params, &buf[start(k)..ends[k]])));
     hash_many(jobs.iter_mut().flatten());
-    out.extend(
-        jobs.iter()
-            .flatten()
-            .map(|j| to_hash(j.to_hash().as_bytes())),
-    );
+    for (h, job) in out.iter_mut().zip(jobs.iter().flatten()) {
+        *h = to_hash(job.to_hash().as_bytes());
+    }
 }
 
 /// Blocks hashed from the caller's memory: the prefix goes into each state's buffer and the
 /// lanes cover the body.
-fn hash_in_place(params: &Params, blocks: &[&[u8]], out: &mut Vec<Hash>) {
+fn hash_in_place(params: &Params, blocks: &[&[u8]], out: &mut [Hash]) {
     let mut states: Vec<_> = blocks
         .iter()
         .map(|b| {
@@ -99,7 +106,9 @@ fn hash_in_place(params: &Params, blocks: &[&[u8]], out: &mut Vec<Hash>) {
         })
         .collect();
     update_many(states.iter_mut().zip(blocks.iter()));
-    out.extend(states.iter().map(|s| to_hash(s.finalize().as_bytes())));
+    for (h, state) in out.iter_mut().zip(&states) {
+        *h = to_hash(state.finalize().as_bytes());
+    }
 }
 
 #[cfg(test)]
@@ -118,7 +127,7 @@ mod tests {
         for n in [0, 1, 7, 8, 9, 17, 61] {
             let blocks: Vec<&[u8]> = data[..n].iter().map(|v| v.as_slice()).collect();
             let mut out = vec![Hash([9; 32])];
-            hash_into(&blocks, &mut out, &mut LeafScratch::default());
+            hash_append(&blocks, &mut out, &mut LeafScratch::default());
             assert_eq!(out.len(), n + 1);
             assert_eq!(out[0], Hash([9; 32]), "existing entries kept");
             for (b, h) in blocks.iter().zip(&out[1..]) {

@@ -8,6 +8,7 @@
 //! blocks and proofs between feeds, and the filesystem (`dat-drive`) is built on two feeds.
 
 mod append;
+mod append_helper;
 pub mod bitfield;
 pub mod crypto;
 pub mod dat_dir;

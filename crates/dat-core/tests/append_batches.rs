@@ -96,3 +96,97 @@ proptest! {
         check(prefix, &batches, reopen_after, big_every);
     }
 }
+
+type Log = std::sync::Arc<std::sync::Mutex<Vec<Slot>>>;
+
+/// Records the slot of every write, and fails the next data write when asked to.
+struct Recording {
+    slot: Slot,
+    inner: dat_core::MemoryStorage,
+    log: Log,
+    fail_data: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl dat_core::Storage for Recording {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read_at(offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.slot == Slot::Data && self.fail_data.swap(false, Ordering::SeqCst) {
+            return Err(std::io::Error::other("disk full"));
+        }
+        self.log.lock().unwrap().push(self.slot);
+        self.inner.write_at(offset, data)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        self.inner.truncate(len)
+    }
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Batches large enough for the helper thread: files written in the documented order (data,
+/// tree, signatures, bitfield), and a failed data write leaves a feed that appends again.
+#[test]
+fn helper_keeps_write_order_and_survives_a_failed_write() {
+    let files = MemoryFeedFiles::new();
+    let log = Log::default();
+    let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storage = FeedStorage::from_fn(|slot| {
+        Box::new(Recording {
+            slot,
+            inner: files.slot(slot).clone(),
+            log: log.clone(),
+            fail_data: fail.clone(),
+        })
+    });
+    let mut feed = Feed::create(storage, KeyPair::from_seed(&[7; 32])).unwrap();
+    let reference_files = MemoryFeedFiles::new();
+    let mut reference = create(&reference_files);
+    let rank = |s: &Slot| match s {
+        Slot::Data => 0,
+        Slot::Tree => 1,
+        Slot::Signatures => 2,
+        Slot::Bitfield => 3,
+        _ => 4,
+    };
+    let mut at = 0u64;
+    for (round, n) in [300u64, 64, 1000, 257, 5000].into_iter().enumerate() {
+        let blocks: Vec<Vec<u8>> = (at..at + n).map(|i| block(i, 0)).collect();
+        if round == 2 {
+            fail.store(true, std::sync::atomic::Ordering::SeqCst);
+            let err = feed
+                .append_batch(blocks.iter().map(|v| v.as_slice()))
+                .unwrap_err();
+            assert!(err.to_string().contains("disk full"), "{err}");
+            assert_eq!(feed.len(), at);
+        }
+        log.lock().unwrap().clear();
+        feed.append_batch(blocks.iter().map(|v| v.as_slice()))
+            .unwrap();
+        reference
+            .append_batch(blocks.iter().map(|v| v.as_slice()))
+            .unwrap();
+        let slots = log.lock().unwrap().clone();
+        assert!(
+            slots.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])),
+            "{slots:?}"
+        );
+        at += n;
+    }
+    assert_eq!(feed.root_hash().unwrap(), reference.root_hash().unwrap());
+    for slot in [Slot::Tree, Slot::Data, Slot::Bitfield, Slot::Signatures] {
+        assert!(
+            files.slot(slot).to_vec() == reference_files.slot(slot).to_vec(),
+            "{slot}"
+        );
+    }
+    for i in [0, 299, 1364, at - 1] {
+        assert_eq!(feed.get(i).unwrap(), block(i, 0));
+    }
+}

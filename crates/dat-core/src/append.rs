@@ -206,8 +206,10 @@ impl Feed {
                 .map_err(io(Slot::Tree))?;
         }
         self.write_signature(start, n, &signature)?;
+        // All data bits, then all tree bits: the tree bits never touch the data and index
+        // regions or grow the pager, so the pages end up as with JS's per-block order.
+        self.bitfield.set_run(start, start + n);
         for i in start..start + n {
-            self.bitfield.set(i, true);
             TreeBits::set(&mut self.bitfield, flat_tree::leaf(i));
         }
         self.flush_bitfield()?;

@@ -2,23 +2,25 @@
 //!
 //! A batch is processed in chunks of at most [`APPEND_CHUNK_BYTES`]: the chunk's blocks are
 //! gathered into one buffer and go to `data` in one write, leaves are hashed in SIMD lanes
-//! ([`crate::leaf_hash`], two threads for large chunks), and the parents they complete are
-//! hashed level by level, also in lanes ([`crate::tree_grow`]). Tree entries accumulate in one
-//! contiguous buffer covering `2 * start ..` that is written when it fills or the batch ends.
-//! Parents that complete older subtrees sit before that range and are written individually
-//! (at most one per old root). Then one signature, then the dirty bitfield pages. The bytes
-//! written are those JS hypercore writes for the same `append(batch)`.
+//! ([`crate::leaf_hash`]) shared with the feed's helper thread ([`crate::append_io`]), and
+//! the parents they complete are hashed level by level, also in lanes ([`crate::tree_grow`]).
+//! Tree entries accumulate in one contiguous buffer covering `2 * start ..` that is written
+//! when it fills or the batch ends. Parents that complete older subtrees sit before that range
+//! and are written individually (at most one per old root). Then one signature, then the
+//! dirty bitfield pages. The bytes written are those JS hypercore writes for the same
+//! `append(batch)`, in the order of [`crate::storage`].
 
 use std::ops::Range;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use crate::append_helper::{Chunk, Helper, Lent, Reply, Task, helper_budget};
+use crate::append_helper::{Chunk, Payload};
+use crate::append_io::{Outbox, threads};
 use crate::crypto::{Hash, Signature, hash_roots};
 use crate::error::{FeedError, io};
 use crate::feed::Feed;
 use crate::flat_tree;
 use crate::leaf_hash::{LeafScratch, hash_append};
-use crate::limits::{APPEND_CHUNK_BYTES, HELPER_MIN_BYTES, MAX_BLOCK_INDEX, PARALLEL_HASH_BYTES};
+use crate::limits::{APPEND_CHUNK_BYTES, MAX_BLOCK_INDEX, PARALLEL_HASH_BYTES};
 use crate::node::{NODE_RECORD_LEN, Node};
 use crate::sleep::HEADER_LEN;
 use crate::storage::Slot;
@@ -36,11 +38,7 @@ pub(crate) struct Scratch {
     low: Vec<Node>,
     leaves: LeafScratch,
     grower: Grower,
-    helper: Option<Helper>,
-    /// Starting the helper failed once; do not try again.
-    no_helper: bool,
-    /// The `data` storage is with the helper (a write is in flight).
-    lent: bool,
+    outbox: Outbox,
 }
 
 /// Where tree entries of the running batch go: records at or after `base` into the
@@ -94,9 +92,9 @@ impl Feed {
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut result = self.append_chunks(blocks.into_iter(), &mut scratch);
         if result.is_err() {
-            // A failed append may leave the data storage with the helper: take it back.
-            let reclaimed = self.reclaim_data(&scratch.helper, &mut scratch.lent);
-            result = result.and(reclaimed.map(|_| 0..0));
+            // A failed append may leave storage with the helper: take it back.
+            let settled = scratch.outbox.settle(&mut self.storage);
+            result = result.and(settled.map(|_| 0..0));
         }
         self.scratch = scratch;
         if result.is_err() {
@@ -124,10 +122,11 @@ impl Feed {
             low,
             leaves,
             grower,
-            helper,
-            no_helper,
-            lent,
+            outbox,
         } = scratch;
+        if tree.capacity() == 0 {
+            *tree = outbox.buffer();
+        }
         tree.clear();
         low.clear();
         let mut tree = TreeBuf {
@@ -137,10 +136,14 @@ impl Feed {
         };
         let mut last = false;
         while !last {
-            // The previous chunk's data must be written before its tree entries.
-            self.reclaim_data(helper, lent)?;
+            // The previous chunk must be written before its buffer is reused.
+            outbox.settle(&mut self.storage)?;
             if tree.bytes.len() >= APPEND_CHUNK_BYTES {
-                self.write_tree_buf(&mut tree)?;
+                let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * tree.base;
+                tree.base += (tree.bytes.len() / NODE_RECORD_LEN) as u64;
+                let full = std::mem::replace(tree.bytes, outbox.buffer());
+                let pieces = vec![(offset, 0..full.len())];
+                outbox.submit(&mut self.storage, Slot::Tree, Payload::Owned(full), pieces)?;
             }
             if Arc::get_mut(chunk).is_none() {
                 *chunk = Arc::default();
@@ -168,18 +171,16 @@ impl Feed {
                     index: chunk_start + k as u64,
                 });
             }
+            if n == 0 {
+                outbox.begin(c);
+            }
             sizes.clear();
             sizes.extend((0..k).map(|i| c.block(i).len() as u64));
             hashes.clear();
             hashes.resize(k, Hash([0; 32]));
             let chunk_bytes = c.data.len() as u64;
-            if helper.is_none() && !*no_helper && wants_helper(c) {
-                // Start the helper on the first chunk worth it.
-                *helper = Helper::spawn();
-                *no_helper = helper.is_none();
-            }
             let at = self.byte_length + bytes;
-            self.hash_and_write(chunk, hashes, leaves, helper, lent, at, last)?;
+            self.hash_and_write(chunk, hashes, leaves, outbox, at, last)?;
             tree.cover(2 * (chunk_start + k as u64) - 1);
             grower.grow(&mut roots, chunk_start, sizes, hashes, |node| {
                 tree.place(node)
@@ -191,26 +192,50 @@ impl Feed {
             self.roots = roots;
             return Ok(start..start);
         }
-        // Sign while the helper writes the last chunk.
+        // The tree entries, then the signature: the helper writes them (after the data)
+        // while this thread signs and waits.
+        let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * tree.base;
+        let mut records = std::mem::take(tree.bytes);
+        let mut pieces = vec![(offset, 0..records.len())];
+        for node in tree.low.iter() {
+            let at = records.len();
+            records.extend_from_slice(&node.to_record());
+            let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * node.index;
+            pieces.push((offset, at..records.len()));
+        }
+        outbox.submit(
+            &mut self.storage,
+            Slot::Tree,
+            Payload::Owned(records),
+            pieces,
+        )?;
         let signature = match self.secret.as_ref() {
             Some(secret) => secret.sign(&hash_roots(&roots)),
             None => return Err(FeedError::NotWritable),
         };
-        self.reclaim_data(helper, lent)?;
-        self.write_tree_buf(&mut tree)?;
-        for node in tree.low.iter() {
-            let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * node.index;
-            self.storage
-                .tree
-                .write_at(offset, &node.to_record())
-                .map_err(io(Slot::Tree))?;
-        }
-        self.write_signature(start, n, &signature)?;
-        // All data bits, then all tree bits: the tree bits never touch the data and index
-        // regions or grow the pager, so the pages end up as with JS's per-block order.
+        let buf = outbox.buffer();
+        let (buf, pieces) = self.signature_writes(start, n, &signature, buf)?;
+        outbox.submit(
+            &mut self.storage,
+            Slot::Signatures,
+            Payload::Owned(buf),
+            pieces,
+        )?;
+        // Set the bits while the helper writes, and undo them if a write failed. All data
+        // bits, then all tree bits: the tree bits never touch the data and index regions or
+        // grow the pager, so the pages end up as with JS's per-block order.
+        self.bitfield.checkpoint();
         self.bitfield.set_run(start, start + n);
         for i in start..start + n {
             TreeBits::set(&mut self.bitfield, flat_tree::leaf(i));
+        }
+        if let Err(e) = outbox.settle(&mut self.storage) {
+            self.bitfield.rollback();
+            return Err(e);
+        }
+        self.bitfield.commit();
+        if tree.bytes.capacity() == 0 {
+            *tree.bytes = outbox.buffer();
         }
         self.flush_bitfield()?;
         for root in &roots {
@@ -223,146 +248,66 @@ impl Feed {
     }
 
     /// Hash the chunk's leaves into `hashes` and write its blocks at `offset` of `data`:
-    /// with the helper, both threads hash and the helper keeps the storage until
-    /// [`Feed::reclaim_data`]; without, here and now.
-    #[allow(clippy::too_many_arguments)]
+    /// shared with the helper thread when the batch uses it.
     fn hash_and_write(
         &mut self,
         chunk: &Arc<Chunk>,
         hashes: &mut [Hash],
         leaves: &mut LeafScratch,
-        helper: &mut Option<Helper>,
-        lent: &mut bool,
+        outbox: &mut Outbox,
         offset: u64,
         last: bool,
     ) -> Result<(), FeedError> {
         let c: &Chunk = chunk;
-        if let Some(h) = helper.as_ref().filter(|_| wants_helper(c)) {
-            let storage = std::mem::replace(&mut self.storage.data, Box::new(Lent));
-            let budget = helper_budget(c.data.len(), c.len(), last);
-            let task = Task {
-                chunk: Arc::clone(chunk),
-                budget,
-                storage,
-                offset,
-            };
-            match h.send(task) {
-                Ok(()) => {
-                    *lent = true;
-                    let mine = (c.data.len() + 9 * c.len()).saturating_sub(budget);
-                    c.hash_units(mine, leaves, |r, hs| hashes[r].copy_from_slice(hs));
-                    let r = h.recv();
-                    let Some(Reply::Hashed {
-                        ranges,
-                        hashes: theirs,
-                    }) = r
-                    else {
-                        return Err(helper_lost());
-                    };
-                    let mut at = 0;
-                    for r in ranges {
-                        let len = r.len();
-                        hashes[r].copy_from_slice(&theirs[at..at + len]);
-                        at += len;
-                    }
-                    // Units the helper left (it started late): hash them here.
-                    c.hash_units(usize::MAX, leaves, |r, hs| hashes[r].copy_from_slice(hs));
-                    return Ok(());
-                }
-                Err(task) => {
-                    // The thread is gone: take the storage back and work alone.
-                    self.storage.data = task.storage;
-                    *helper = None;
-                }
-            }
-        }
-        c.hash_units(usize::MAX, leaves, |r, hs| hashes[r].copy_from_slice(hs));
-        if !c.data.is_empty() {
-            self.storage
-                .data
-                .write_at(offset, &c.data)
-                .map_err(io(Slot::Data))?;
-        }
-        Ok(())
-    }
-
-    /// Wait for the helper's write of the last chunk and put the `data` storage back.
-    fn reclaim_data(&mut self, helper: &Option<Helper>, lent: &mut bool) -> Result<(), FeedError> {
-        if !std::mem::take(lent) {
-            return Ok(());
-        }
-        let Some(h) = helper else {
-            return Err(helper_lost());
+        let pieces = vec![(offset, 0..c.data.len())];
+        let Some(mine) = outbox.share_hashing(chunk, last) else {
+            c.hash_units(usize::MAX, leaves, |r, hs| hashes[r].copy_from_slice(hs));
+            let payload = Payload::Chunk(Arc::clone(chunk));
+            return outbox.submit(&mut self.storage, Slot::Data, payload, pieces);
         };
-        loop {
-            match h.recv() {
-                Some(Reply::Written { storage, result }) => {
-                    self.storage.data = storage;
-                    return result.map_err(io(Slot::Data));
-                }
-                Some(Reply::Hashed { .. }) => continue,
-                None => return Err(helper_lost()),
-            }
-        }
-    }
-
-    fn write_tree_buf(&mut self, tree: &mut TreeBuf<'_>) -> Result<(), FeedError> {
-        if tree.bytes.is_empty() {
-            return Ok(());
-        }
-        let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * tree.base;
-        self.storage
-            .tree
-            .write_at(offset, tree.bytes)
-            .map_err(io(Slot::Tree))?;
-        tree.base += (tree.bytes.len() / NODE_RECORD_LEN) as u64;
-        tree.bytes.clear();
+        let payload = Payload::Chunk(Arc::clone(chunk));
+        outbox.submit(&mut self.storage, Slot::Data, payload, pieces)?;
+        c.hash_units(mine, leaves, |r, hs| hashes[r].copy_from_slice(hs));
+        outbox.take_hashes(hashes)?;
+        // Units the helper left (it started late): hash them here.
+        c.hash_units(usize::MAX, leaves, |r, hs| hashes[r].copy_from_slice(hs));
         Ok(())
     }
 
-    /// Sign the new roots at entry `start + n - 1`, zeroing stale entries of the batch (left
-    /// by an earlier torn append) so every entry of the batch but the last reads as blank.
-    fn write_signature(
+    /// The writes of a batch's signature at entry `start + n - 1`, zeroing stale entries of
+    /// the batch (left by an earlier torn append) so every entry of the batch but the last
+    /// reads as blank: a buffer and `(file offset, range)` pieces.
+    #[allow(clippy::type_complexity)]
+    fn signature_writes(
         &mut self,
         start: u64,
         n: u64,
         signature: &Signature,
-    ) -> Result<(), FeedError> {
-        let file = self.storage.signatures.as_mut();
-        let entries = file
+        mut buf: Vec<u8>,
+    ) -> Result<(Vec<u8>, Vec<(u64, Range<usize>)>), FeedError> {
+        let entries = self
+            .storage
+            .signatures
             .len()
             .map_err(io(Slot::Signatures))?
             .saturating_sub(HEADER_LEN as u64)
             / 64;
         let last = start + n - 1;
+        let stale = entries.min(last).saturating_sub(start);
+        let zeros = (stale.min(256) * 64) as usize;
+        buf.clear();
+        buf.resize(zeros, 0);
+        buf.extend_from_slice(signature.as_bytes());
+        let mut pieces = Vec::new();
         let mut i = start;
-        let zeros = [0u8; 64 * 256];
         while i < entries.min(last) {
             let count = (entries.min(last) - i).min(256);
-            file.write_at(HEADER_LEN as u64 + 64 * i, &zeros[..(count * 64) as usize])
-                .map_err(io(Slot::Signatures))?;
+            pieces.push((HEADER_LEN as u64 + 64 * i, 0..(count * 64) as usize));
             i += count;
         }
-        file.write_at(HEADER_LEN as u64 + 64 * last, signature.as_bytes())
-            .map_err(io(Slot::Signatures))
+        pieces.push((HEADER_LEN as u64 + 64 * last, zeros..zeros + 64));
+        Ok((buf, pieces))
     }
-}
-
-/// Whether a chunk is worth a trip to the helper thread (a few µs each way).
-fn wants_helper(chunk: &Chunk) -> bool {
-    chunk.data.len() >= HELPER_MIN_BYTES && threads() >= 2
-}
-
-fn helper_lost() -> FeedError {
-    FeedError::Io {
-        file: Slot::Data,
-        source: std::io::Error::other("the append helper thread died"),
-    }
-}
-
-fn threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Leaf hashes `H(0x00 || u64be(len) || block)` of a chunk, SIMD lanes in parallel, split

@@ -1,26 +1,27 @@
 //! The second thread of an append.
 //!
 //! Per block, an append costs about as much to hash (BLAKE2b in SIMD lanes) as to hand to the
-//! kernel (a page-cache write), and a batch ends with work that cannot be split (the parents,
+//! kernel (page-cache writes), and a batch ends with work that cannot be split (the parents,
 //! the signature). One thread doing it all leaves the second core idle, and spawning a thread
 //! per batch costs more than a small batch. So a writable feed keeps one helper thread,
-//! started on its first large enough append and joined when the feed is dropped. Per chunk the
-//! caller gathers the blocks into one [`Chunk`], lends the `data` storage to the helper, and
-//! both threads claim hashing units from the chunk; the helper stops early (at a byte budget
-//! that makes both threads finish together), then writes the chunk to `data` while the caller
-//! grows the tree and signs. The caller takes the storage back before it writes the tree, so
-//! the write order of [`crate::storage`] holds: data, tree, signatures, bitfield.
+//! started on its first large enough append and joined when the feed is dropped. It takes
+//! [`Task`]s in order: hashing units of a [`Chunk`] (both threads claim units; the helper
+//! stops at a byte budget), and positioned writes to a storage lent to it for the purpose.
+//! [`crate::append_io`] queues a batch's writes here (data, then tree, then signatures) while
+//! the caller grows the tree, signs and sets the bitfield. Both sides poll their channel for a
+//! while before sleeping on it: waking a sleeping thread costs several µs, a few times per
+//! batch.
 
 use std::io;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 
 use crate::crypto::Hash;
 use crate::leaf_hash::{LeafScratch, hash_into};
-use crate::storage::Storage;
+use crate::storage::{Slot, Storage};
 
 /// Most blocks in one hashing unit: two rounds of the 4-lane kernel for small blocks.
 const UNIT_BLOCKS: usize = 8;
@@ -125,30 +126,71 @@ impl Chunk {
 /// helper).
 pub(crate) fn helper_budget(bytes: usize, blocks: usize, last: bool) -> usize {
     let hash = bytes + 9 * blocks;
-    let write = bytes / 2;
+    let write = bytes / 5 * 2;
     let sign = if last { 30_000 } else { 0 };
     (hash + sign).saturating_sub(write) / 2
 }
 
-/// Work for the helper: hash up to `budget` bytes of `chunk`, then write it all to
-/// `storage` at `offset`.
-pub(crate) struct Task {
-    pub(crate) chunk: Arc<Chunk>,
-    pub(crate) budget: usize,
-    pub(crate) storage: Box<dyn Storage>,
-    pub(crate) offset: u64,
+/// Bytes a [`Write`] takes its pieces from: a chunk (shared with the caller) or a buffer
+/// of its own (tree entries, signatures) that comes back with the reply for reuse.
+pub(crate) enum Payload {
+    Chunk(Arc<Chunk>),
+    Owned(Vec<u8>),
 }
 
-/// What the helper sends back, in this order for every task.
+impl Payload {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Chunk(chunk) => &chunk.data,
+            Payload::Owned(bytes) => bytes,
+        }
+    }
+}
+
+/// Positioned writes to one slot, whose storage is lent for them.
+pub(crate) struct Write {
+    pub(crate) slot: Slot,
+    pub(crate) storage: Box<dyn Storage>,
+    pub(crate) payload: Payload,
+    /// `(file offset, range of the payload)`, written in this order.
+    pub(crate) pieces: Vec<(u64, Range<usize>)>,
+}
+
+impl Write {
+    /// Do the writes; stop at the first error.
+    pub(crate) fn run(&mut self) -> io::Result<()> {
+        let bytes = self.payload.bytes();
+        for (offset, range) in &self.pieces {
+            let piece = bytes
+                .get(range.clone())
+                .ok_or(io::ErrorKind::InvalidInput)?;
+            if !piece.is_empty() {
+                self.storage.write_at(*offset, piece)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Work for the helper, done in the order sent.
+pub(crate) enum Task {
+    /// Hash about `budget` bytes of the chunk's units; replies [`Reply::Hashed`].
+    Hash { chunk: Arc<Chunk>, budget: usize },
+    /// Replies [`Reply::Written`]. Skipped (with an error) after a failed write, until the
+    /// next `Hash`: later files must not be written when an earlier one failed.
+    Write(Write),
+}
+
+/// What the helper sends back: one reply per task, in order.
 pub(crate) enum Reply {
     /// The units it hashed: block ranges and their hashes, back to back.
     Hashed {
         ranges: Vec<Range<usize>>,
         hashes: Vec<Hash>,
     },
-    /// The storage it borrowed, and how the write went.
+    /// The write, with its storage and payload, and how it went.
     Written {
-        storage: Box<dyn Storage>,
+        write: Write,
         result: io::Result<()>,
     },
 }
@@ -187,7 +229,7 @@ impl Helper {
 
     /// The next reply; `None` if the thread is gone (it panicked).
     pub(crate) fn recv(&self) -> Option<Reply> {
-        self.replies.recv().ok()
+        recv_spinning(&self.replies)
     }
 }
 
@@ -201,31 +243,47 @@ impl Drop for Helper {
     }
 }
 
+/// Poll this many times before sleeping on a channel: replies and the next batch's tasks
+/// usually come within tens of µs, and waking a sleeping thread costs several µs each time.
+const SPINS: usize = 4000;
+
+fn recv_spinning<T>(rx: &Receiver<T>) -> Option<T> {
+    for _ in 0..SPINS {
+        match rx.try_recv() {
+            Ok(v) => return Some(v),
+            Err(TryRecvError::Empty) => std::hint::spin_loop(),
+            Err(TryRecvError::Disconnected) => return None,
+        }
+    }
+    rx.recv().ok()
+}
+
 fn serve(tasks: Receiver<Task>, replies: Sender<Reply>) {
     let mut scratch = LeafScratch::default();
-    for task in tasks {
-        let Task {
-            chunk,
-            budget,
-            mut storage,
-            offset,
-        } = task;
-        let mut ranges = Vec::new();
-        let mut hashes = Vec::new();
-        chunk.hash_units(budget, &mut scratch, |range, h| {
-            ranges.push(range);
-            hashes.extend_from_slice(h);
-        });
-        if replies.send(Reply::Hashed { ranges, hashes }).is_err() {
-            return;
-        }
-        let result = if chunk.data.is_empty() {
-            Ok(())
-        } else {
-            storage.write_at(offset, &chunk.data)
+    let mut failed = false;
+    while let Some(task) = recv_spinning(&tasks) {
+        let reply = match task {
+            Task::Hash { chunk, budget } => {
+                failed = false;
+                let mut ranges = Vec::new();
+                let mut hashes = Vec::new();
+                chunk.hash_units(budget, &mut scratch, |range, h| {
+                    ranges.push(range);
+                    hashes.extend_from_slice(h);
+                });
+                Reply::Hashed { ranges, hashes }
+            }
+            Task::Write(mut write) => {
+                let result = if failed {
+                    Err(io::Error::other("not written: an earlier write failed"))
+                } else {
+                    write.run()
+                };
+                failed |= result.is_err();
+                Reply::Written { write, result }
+            }
         };
-        drop(chunk);
-        if replies.send(Reply::Written { storage, result }).is_err() {
+        if replies.send(reply).is_err() {
             return;
         }
     }
@@ -298,17 +356,30 @@ mod tests {
     }
 
     #[test]
-    fn helper_hashes_its_budget_then_writes() {
+    fn helper_hashes_its_budget_then_writes_in_order() {
         let helper = Helper::spawn().unwrap_or_else(|| panic!("no thread"));
         let chunk = Arc::new(chunk_of(&[1024; 64]));
         let storage = MemoryStorage::new();
-        let task = Task {
+        let hash = Task::Hash {
             chunk: chunk.clone(),
             budget: 20_000,
-            storage: Box::new(storage.clone()),
-            offset: 3,
         };
-        assert!(helper.send(task).is_ok());
+        let write = |payload, pieces| {
+            Task::Write(Write {
+                slot: Slot::Data,
+                storage: Box::new(storage.clone()),
+                payload,
+                pieces,
+            })
+        };
+        assert!(helper.send(hash).is_ok());
+        let len = chunk.data.len();
+        let data = write(Payload::Chunk(chunk.clone()), vec![(3, 0..len)]);
+        assert!(helper.send(data).is_ok());
+        let bad = write(Payload::Owned(vec![7; 4]), vec![(0, 0..9)]);
+        assert!(helper.send(bad).is_ok());
+        let skipped = write(Payload::Owned(vec![8; 4]), vec![(0, 0..4)]);
+        assert!(helper.send(skipped).is_ok());
         let Some(Reply::Hashed { ranges, hashes }) = helper.recv() else {
             panic!("expected hashes first");
         };
@@ -321,11 +392,15 @@ mod tests {
                 at += 1;
             }
         }
-        let Some(Reply::Written { result, .. }) = helper.recv() else {
-            panic!("expected the write");
-        };
-        assert!(result.is_ok());
+        let results: Vec<bool> = (0..3)
+            .map(|_| match helper.recv() {
+                Some(Reply::Written { result, .. }) => result.is_ok(),
+                _ => panic!("expected a write"),
+            })
+            .collect();
+        assert_eq!(results, [true, false, false]);
         assert_eq!(storage.to_vec()[3..], chunk.data[..]);
-        assert!(Arc::strong_count(&chunk) == 1, "helper dropped its handle");
+        assert_eq!(storage.to_vec()[..3], [0, 0, 0], "skipped write not done");
+        assert!(Arc::strong_count(&chunk) == 1, "helper dropped its handles");
     }
 }

@@ -94,6 +94,21 @@ impl Pages {
         slot.copy_from_slice(&page);
     }
 
+    /// Put page `p` back as it was: `None` for absent.
+    fn restore(&mut self, p: u64, old: Option<Box<[u8]>>) {
+        let had = self.get(p).is_some();
+        self.count = self.count + usize::from(old.is_some()) - usize::from(had);
+        if p < DENSE_PAGES {
+            if let Some(slot) = self.dense.get_mut(p as usize) {
+                *slot = old;
+            }
+        } else if let Some(page) = old {
+            self.sparse.insert(p, page);
+        } else {
+            self.sparse.remove(&p);
+        }
+    }
+
     /// Allocated page numbers, ascending.
     fn numbers(&self) -> Vec<u64> {
         let mut numbers: Vec<u64> = (0..self.dense.len() as u64)
@@ -128,6 +143,18 @@ pub struct Bitfield {
     dirty: BTreeSet<u64>,
     /// The page last added to `dirty` (an append marks the same page again and again).
     last_dirty: Option<u64>,
+    /// What [`Bitfield::rollback`] restores, while a checkpoint is open.
+    undo: Option<Box<Undo>>,
+}
+
+/// The state before a checkpoint: each page touched since, as it was (absent or its bytes),
+/// and the lengths and dirty set.
+#[derive(Debug, Clone)]
+struct Undo {
+    pages: Vec<(u64, Option<Box<[u8]>>)>,
+    lens: [u64; 4],
+    dirty: BTreeSet<u64>,
+    last_dirty: Option<u64>,
 }
 
 fn reduce(byte: u8) -> u8 {
@@ -160,6 +187,7 @@ impl Bitfield {
             index_bytes: 0,
             dirty: BTreeSet::new(),
             last_dirty: None,
+            undo: None,
         }
     }
 
@@ -207,6 +235,12 @@ impl Bitfield {
     fn set_byte(&mut self, region: Region, i: u64, b: u8) -> bool {
         let (size, start) = self.region(region);
         let p = i / size;
+        if let Some(undo) = self.undo.as_deref_mut()
+            && !undo.pages.iter().rev().any(|(q, _)| *q == p)
+        {
+            let old = self.pages.get(p).map(Box::from);
+            undo.pages.push((p, old));
+        }
         let page_size = self.page_size;
         let page = self.pages.get_or_alloc(p, page_size);
         if p >= self.pager_len {
@@ -230,6 +264,51 @@ impl Bitfield {
             self.last_dirty = Some(p);
         }
         true
+    }
+
+    /// Start recording changes, so that [`Bitfield::rollback`] can undo them (an append sets
+    /// its bits while its writes are still in flight, and undoes them if a write fails).
+    pub fn checkpoint(&mut self) {
+        self.undo = Some(Box::new(Undo {
+            pages: Vec::new(),
+            lens: [
+                self.pager_len,
+                self.data_bytes,
+                self.tree_bytes,
+                self.index_bytes,
+            ],
+            dirty: self.dirty.clone(),
+            last_dirty: self.last_dirty,
+        }));
+    }
+
+    /// Keep the changes since the checkpoint.
+    pub fn commit(&mut self) {
+        self.undo = None;
+    }
+
+    /// Put every page, length and the dirty set back as they were at the checkpoint.
+    pub fn rollback(&mut self) {
+        let Some(undo) = self.undo.take() else {
+            return;
+        };
+        let Undo {
+            pages,
+            lens,
+            dirty,
+            last_dirty,
+        } = *undo;
+        for (p, old) in pages.into_iter().rev() {
+            self.pages.restore(p, old);
+        }
+        [
+            self.pager_len,
+            self.data_bytes,
+            self.tree_bytes,
+            self.index_bytes,
+        ] = lens;
+        self.dirty = dirty;
+        self.last_dirty = last_dirty;
     }
 
     /// Whether block `i` is stored.
@@ -509,6 +588,15 @@ mod tests {
             }
             let mut fast = Bitfield::from_pages(page_size, &bytes);
             let mut slow = fast.clone();
+            let before = fast.clone();
+            fast.checkpoint();
+            for &(start, len) in &runs {
+                fast.set_run(start, start + len);
+                fast.set_tree_bit(2 * start, true);
+            }
+            fast.rollback();
+            prop_assert!(same(&fast, &before), "rollback restores everything");
+            prop_assert_eq!(fast.allocated_pages(), before.allocated_pages());
             for (start, len) in runs {
                 fast.set_run(start, start + len);
                 for i in start..start + len {

@@ -9,6 +9,7 @@
 
 mod append;
 mod append_helper;
+mod append_io;
 pub mod bitfield;
 pub mod crypto;
 pub mod dat_dir;

@@ -356,6 +356,18 @@ impl FeedStorage {
         self
     }
 
+    /// The box holding a slot's storage (appends lend it to their helper thread).
+    pub(crate) fn slot_box(&mut self, slot: Slot) -> Option<&mut Box<dyn Storage>> {
+        Some(match slot {
+            Slot::Key => &mut self.key,
+            Slot::SecretKey => self.secret_key.as_mut()?,
+            Slot::Tree => &mut self.tree,
+            Slot::Data => &mut self.data,
+            Slot::Bitfield => &mut self.bitfield,
+            Slot::Signatures => &mut self.signatures,
+        })
+    }
+
     pub(crate) fn slot_mut(&mut self, slot: Slot) -> Option<&mut (dyn Storage + 'static)> {
         Some(match slot {
             Slot::Key => self.key.as_mut(),

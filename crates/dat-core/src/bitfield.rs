@@ -8,9 +8,9 @@
 //! Only pages whose bytes changed are marked dirty, and each dirty page is written once per
 //! flush.
 
-use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeSet;
 
+use crate::bitfield_pages::Pages;
 use crate::flat_tree;
 
 /// Bytes of the data region of a page (8192 blocks).
@@ -20,106 +20,6 @@ pub const TREE_REGION: usize = 2048;
 const INDEX_START: usize = DATA_REGION + TREE_REGION;
 
 const INDEX_UPDATE_MASK: [u8; 4] = [63, 207, 243, 252];
-
-/// A page number hashed by multiplication: page numbers are dense small integers.
-#[derive(Default)]
-struct PageHasher(u64);
-
-impl Hasher for PageHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type PageMap = HashMap<u64, Box<[u8]>, BuildHasherDefault<PageHasher>>;
-
-/// Pages below this number live in a vector indexed by page number (the bit operations of an
-/// append touch a few pages hundreds of times, and a vector index is the cheapest lookup);
-/// higher ones, which only a sparse clone has, in a map. 65536 pages cover 2^29 blocks, and
-/// the vector costs 16 bytes per page up to the highest one used.
-const DENSE_PAGES: u64 = 1 << 16;
-
-/// The allocated pages of a bitfield.
-#[derive(Debug, Clone, Default)]
-struct Pages {
-    dense: Vec<Option<Box<[u8]>>>,
-    sparse: PageMap,
-    count: usize,
-}
-
-impl Pages {
-    fn get(&self, p: u64) -> Option<&[u8]> {
-        if p < DENSE_PAGES {
-            self.dense.get(p as usize)?.as_deref()
-        } else {
-            self.sparse.get(&p).map(|b| &b[..])
-        }
-    }
-
-    fn contains(&self, p: u64) -> bool {
-        self.get(p).is_some()
-    }
-
-    /// The page, allocated (zeroed) if absent.
-    fn get_or_alloc(&mut self, p: u64, page_size: usize) -> &mut [u8] {
-        let slot = if p < DENSE_PAGES {
-            let i = p as usize;
-            if self.dense.len() <= i {
-                self.dense.resize_with(i + 1, || None);
-            }
-            &mut self.dense[i]
-        } else {
-            let count = &mut self.count;
-            return self.sparse.entry(p).or_insert_with(|| {
-                *count += 1;
-                vec![0u8; page_size].into_boxed_slice()
-            });
-        };
-        if slot.is_none() {
-            self.count += 1;
-        }
-        slot.get_or_insert_with(|| vec![0u8; page_size].into_boxed_slice())
-    }
-
-    fn insert(&mut self, p: u64, page: Box<[u8]>) {
-        let slot = self.get_or_alloc(p, page.len());
-        slot.copy_from_slice(&page);
-    }
-
-    /// Put page `p` back as it was: `None` for absent.
-    fn restore(&mut self, p: u64, old: Option<Box<[u8]>>) {
-        let had = self.get(p).is_some();
-        self.count = self.count + usize::from(old.is_some()) - usize::from(had);
-        if p < DENSE_PAGES {
-            if let Some(slot) = self.dense.get_mut(p as usize) {
-                *slot = old;
-            }
-        } else if let Some(page) = old {
-            self.sparse.insert(p, page);
-        } else {
-            self.sparse.remove(&p);
-        }
-    }
-
-    /// Allocated page numbers, ascending.
-    fn numbers(&self) -> Vec<u64> {
-        let mut numbers: Vec<u64> = (0..self.dense.len() as u64)
-            .filter(|&p| self.dense[p as usize].is_some())
-            .collect();
-        let mut high: Vec<u64> = self.sparse.keys().copied().collect();
-        high.sort_unstable();
-        numbers.extend(high);
-        numbers
-    }
-}
 
 /// The three regions of a page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

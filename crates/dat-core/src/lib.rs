@@ -11,6 +11,7 @@ mod append;
 mod append_helper;
 mod append_io;
 pub mod bitfield;
+mod bitfield_pages;
 pub mod crypto;
 pub mod dat_dir;
 mod error;

@@ -190,3 +190,21 @@ fn helper_keeps_write_order_and_survives_a_failed_write() {
         assert_eq!(feed.get(i).unwrap(), block(i, 0));
     }
 }
+
+/// The helper thread's channels and lent storages keep a feed movable across threads.
+#[test]
+fn feed_stays_send() {
+    fn send<T: Send>(_: &T) {}
+    let files = MemoryFeedFiles::new();
+    let mut feed = create(&files);
+    let blocks: Vec<Vec<u8>> = (0..300).map(|i| block(i, 0)).collect();
+    feed.append_batch(blocks.iter().map(|v| v.as_slice()))
+        .unwrap();
+    send(&feed);
+    let moved = std::thread::spawn(move || {
+        feed.append_batch(blocks.iter().map(|v| v.as_slice()))
+            .unwrap();
+        feed.len()
+    });
+    assert_eq!(moved.join().unwrap(), 600);
+}

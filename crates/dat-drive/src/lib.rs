@@ -1,1 +1,25 @@
-//! Hyperdrive 9: a versioned filesystem over a metadata feed and a content feed.
+//! Hyperdrive 9: a versioned filesystem over a metadata feed and a content feed, byte-compatible
+//! with hyperdrive 9.16 / append-tree 2.4 as used by `dat` 13 and 14 (DAT-SPEC §5).
+//!
+//! * [`index_header`], [`node`], [`stat`], [`paths`]: the messages of the metadata feed.
+//! * [`tree`], [`diff`]: append-tree's lookup, listing, index and diff algorithms over any
+//!   [`tree::EntrySource`] (a sparse feed, or a `Vec` in tests).
+
+pub mod diff;
+pub mod error;
+pub mod fuzzing;
+pub mod index_header;
+pub mod limits;
+pub mod name;
+pub mod node;
+pub mod paths;
+pub mod stat;
+pub mod tree;
+
+pub use diff::{Change, ChangeKind, Diff};
+pub use error::{DriveError, EntryError, FeedKind, NameError, PathsError};
+pub use index_header::IndexHeader;
+pub use node::{Entry, Node};
+pub use paths::Paths;
+pub use stat::Stat;
+pub use tree::{EntrySource, SourceError, Tree};

@@ -1,0 +1,286 @@
+//! append-tree's algorithms (DAT-SPEC §5.4, §5.5) over any [`EntrySource`]: lookup, listing,
+//! and the `paths` index a put or a delete must carry. Every algorithm starts at the head
+//! entry of a version and fetches only the entries its index points at (about one per level
+//! for a lookup, one directory's worth for a listing), so it works on a sparse feed where each
+//! fetch may be a network request.
+
+use std::sync::Arc;
+
+use dat_core::FeedError;
+
+use crate::error::{DriveError, EntryError};
+use crate::name::{self, shared_prefix};
+use crate::node::Entry;
+use crate::paths::Paths;
+use crate::stat::Stat;
+
+/// Why an entry could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The entry's bytes do not decode.
+    #[error(transparent)]
+    Decode(#[from] EntryError),
+    /// The feed could not provide the block.
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+}
+
+/// Where the tree gets metadata entries: a feed (maybe sparse, maybe remote), or a `Vec` in
+/// tests. Implementations should cache; the algorithms fetch the same entries repeatedly.
+pub trait EntrySource {
+    /// Entry `seq` (`seq >= 1`).
+    fn entry(&self, seq: u64) -> Result<Arc<Entry>, SourceError>;
+}
+
+impl EntrySource for Vec<Arc<Entry>> {
+    /// Entries stored at index `seq - 1` (entry 0 is the archive header).
+    fn entry(&self, seq: u64) -> Result<Arc<Entry>, SourceError> {
+        seq.checked_sub(1)
+            .and_then(|i| self.get(usize::try_from(i).ok()?))
+            .cloned()
+            .ok_or(SourceError::Feed(FeedError::NotFound { index: seq }))
+    }
+}
+
+/// One version of the tree: the algorithms of append-tree run from its head entry.
+pub struct Tree<'a, S: ?Sized> {
+    src: &'a S,
+    head: Option<Arc<Entry>>,
+    version: u64,
+}
+
+impl<'a, S: EntrySource + ?Sized> Tree<'a, S> {
+    /// The tree as of `version` (the sequence of its head entry; 0 = empty tree).
+    pub fn at(src: &'a S, version: u64) -> Result<Self, DriveError> {
+        let mut tree = Self {
+            src,
+            head: None,
+            version,
+        };
+        if version > 0 {
+            tree.head = Some(tree.fetch(version, "/")?);
+        }
+        Ok(tree)
+    }
+
+    /// The version this tree shows.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The head entry (`None` for version 0).
+    pub fn head(&self) -> Option<&Arc<Entry>> {
+        self.head.as_ref()
+    }
+
+    fn fetch(&self, seq: u64, path: &str) -> Result<Arc<Entry>, DriveError> {
+        self.src.entry(seq).map_err(|e| match e {
+            SourceError::Decode(source) => DriveError::Entry {
+                seq,
+                version: self.version,
+                path: path.to_string(),
+                source,
+            },
+            SourceError::Feed(source) => DriveError::metadata(source),
+        })
+    }
+
+    fn corrupt(&self, seq: u64, path: &[&str], reason: &'static str) -> DriveError {
+        DriveError::Tree {
+            seq,
+            path: name::join(path),
+            reason,
+        }
+    }
+
+    /// The entry named exactly `path` (a deletion too), append-tree `_get`.
+    pub fn entry(&self, path: &str) -> Result<Option<Arc<Entry>>, DriveError> {
+        let names = name::split(path);
+        let Some(mut head) = self.head.clone() else {
+            return Ok(None);
+        };
+        for _ in 0..names.len() + 2 {
+            let cmp = shared_prefix(&names, &head.components);
+            if cmp == head.components.len() && cmp == names.len() {
+                return Ok(Some(head));
+            }
+            let Some(level) = head.paths.level(cmp) else {
+                return Ok(None);
+            };
+            let level = match level.split_last() {
+                Some((&last, rest)) if last == head.seq => rest,
+                _ => level,
+            };
+            let target = names.get(cmp).copied();
+            let mut next = None;
+            for &seq in level {
+                let e = self.fetch(seq, path)?;
+                if e.component(cmp) == target {
+                    next = Some(e);
+                    break;
+                }
+            }
+            match next {
+                Some(e) => head = e,
+                None => return Ok(None),
+            }
+        }
+        Err(self.corrupt(head.seq, &names, "lookup does not converge"))
+    }
+
+    /// The live Stat of the entry named `path`, if any (deletions are not found).
+    pub fn get(&self, path: &str) -> Result<Option<Stat>, DriveError> {
+        Ok(self.entry(path)?.and_then(|e| e.stat))
+    }
+
+    /// hyperdrive `stat`: the entry's Stat, or a synthetic directory Stat when `path` has
+    /// children, or `None`. `/` always exists.
+    pub fn stat(&self, path: &str) -> Result<Option<Stat>, DriveError> {
+        if let Some(st) = self.get(path)? {
+            return Ok(Some(st));
+        }
+        if name::split(path).is_empty() || !self.list(path)?.is_empty() {
+            return Ok(Some(Stat::implied_directory()));
+        }
+        Ok(None)
+    }
+
+    /// append-tree `_list`: the representatives of `dir`'s children (one entry per child
+    /// name, the newest under it), or empty if the directory does not exist. May include
+    /// entries not deeper than `dir` (the entry named `dir` itself).
+    pub fn representatives(&self, dir: &[&str]) -> Result<Vec<Arc<Entry>>, DriveError> {
+        let Some(mut head) = self.head.clone() else {
+            return Ok(Vec::new());
+        };
+        let path = name::join(dir);
+        for _ in 0..dir.len() + 2 {
+            let cmp = shared_prefix(&head.components, dir);
+            let level = head.paths.level(cmp).unwrap_or(&[]);
+            if cmp == dir.len() {
+                return level
+                    .iter()
+                    .map(|&s| {
+                        if s == head.seq {
+                            Ok(head.clone())
+                        } else {
+                            self.fetch(s, &path)
+                        }
+                    })
+                    .collect();
+            }
+            if level.is_empty() || level == [head.seq] {
+                return Ok(Vec::new());
+            }
+            let mut next = None;
+            for &seq in level.iter().filter(|&&s| s != head.seq) {
+                let e = self.fetch(seq, &path)?;
+                if e.component(cmp) == Some(dir[cmp]) {
+                    next = Some(e);
+                    break;
+                }
+            }
+            match next {
+                Some(e) if shared_prefix(&e.components, dir) > cmp => head = e,
+                Some(e) => {
+                    return Err(self.corrupt(e.seq, dir, "index entry outside its directory"));
+                }
+                None => return Ok(Vec::new()),
+            }
+        }
+        Err(self.corrupt(head.seq, dir, "listing does not converge"))
+    }
+
+    /// append-tree `list` with nodes: the representatives strictly below `dir`, ascending by
+    /// sequence.
+    pub fn list(&self, dir: &str) -> Result<Vec<Arc<Entry>>, DriveError> {
+        let names = name::split(dir);
+        let mut reps = self.representatives(&names)?;
+        reps.retain(|e| e.components.len() > names.len());
+        Ok(reps)
+    }
+
+    /// hyperdrive `readdir`: child names of `dir` in index order, `None` if it does not
+    /// exist (`/` always does).
+    pub fn readdir(&self, dir: &str) -> Result<Option<Vec<String>>, DriveError> {
+        let names = name::split(dir);
+        let reps = self.representatives(&names)?;
+        if reps.is_empty() && !names.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            reps.iter()
+                .filter_map(|e| e.component(names.len()))
+                .filter(|c| *c != "." && *c != "..")
+                .map(String::from)
+                .collect(),
+        ))
+    }
+
+    /// The `paths` index for putting `name` as entry `seq` on top of this version
+    /// (append-tree `_put`, or `_init` on an empty tree).
+    pub fn put_index(&self, name: &str, seq: u64) -> Result<Paths, DriveError> {
+        let names = name::split(name);
+        if self.head.is_none() {
+            return Ok(Paths {
+                levels: vec![vec![seq]; names.len() + 1],
+            });
+        }
+        let mut levels = Vec::with_capacity(names.len() + 1);
+        for i in 0..=names.len() {
+            let mut level = self.level_without(&names, i, None)?;
+            level.push(seq);
+            levels.push(level);
+        }
+        Ok(Paths { levels })
+    }
+
+    /// The `paths` index for deleting `name` as entry `seq` (append-tree `_del`): only as
+    /// many levels as directories that still hold something after the deletion.
+    pub fn delete_index(&self, name: &str, seq: u64) -> Result<Paths, DriveError> {
+        let names = name::split(name);
+        let closest = self.closest_live(&names, name)?;
+        let depth = closest.map_or(0, |c| shared_prefix(&names, &c.components)) + 1;
+        let mut levels = Vec::with_capacity(depth);
+        for i in 0..depth {
+            let mut level = self.level_without(&names, i, Some(name))?;
+            if i + 1 < depth {
+                level.push(seq);
+            }
+            levels.push(level);
+        }
+        Ok(Paths { levels })
+    }
+
+    /// Sequence numbers of the representatives of `names[..i]` whose component `i` differs
+    /// from `names[i]` (and, for deletions, not named `ignore`).
+    fn level_without(
+        &self,
+        names: &[&str],
+        i: usize,
+        ignore: Option<&str>,
+    ) -> Result<Vec<u64>, DriveError> {
+        let reps = self.representatives(&names[..i])?;
+        Ok(reps
+            .iter()
+            .filter(|e| e.component(i) != names.get(i).copied())
+            .filter(|e| ignore != Some(e.name.as_str()))
+            .map(|e| e.seq)
+            .collect())
+    }
+
+    /// The newest live entry other than `ignore`, searching `names`' directories from the
+    /// deepest up (append-tree `_del`'s `closest`).
+    fn closest_live(&self, names: &[&str], ignore: &str) -> Result<Option<Arc<Entry>>, DriveError> {
+        for j in (0..=names.len()).rev() {
+            let reps = self.representatives(&names[..j])?;
+            if let Some(e) = reps
+                .iter()
+                .rev()
+                .find(|e| e.name != ignore && e.stat.is_some())
+            {
+                return Ok(Some(e.clone()));
+            }
+        }
+        Ok(None)
+    }
+}

@@ -239,7 +239,7 @@ impl<'a, S: EntrySource + ?Sized> Tree<'a, S> {
     pub fn delete_index(&self, name: &str, seq: u64) -> Result<Paths, DriveError> {
         let names = name::split(name);
         let closest = self.closest_live(&names, name)?;
-        let depth = closest.map_or(0, |c| shared_prefix(&names, &c.components)) + 1;
+        let depth = closest.map_or(0, |c| shared_prefix(&names, &c)) + 1;
         let mut levels = Vec::with_capacity(depth);
         for i in 0..depth {
             let mut level = self.level_without(&names, i, Some(name))?;
@@ -268,17 +268,44 @@ impl<'a, S: EntrySource + ?Sized> Tree<'a, S> {
             .collect())
     }
 
-    /// The newest live entry other than `ignore`, searching `names`' directories from the
-    /// deepest up (append-tree `_del`'s `closest`).
-    fn closest_live(&self, names: &[&str], ignore: &str) -> Result<Option<Arc<Entry>>, DriveError> {
+    /// The newest entry showing that something other than `ignore` still exists, searching
+    /// `names`' directories from the deepest up, as a name whose shared prefix with `names`
+    /// gives the depth of the deletion index (append-tree `_del`'s `closest`).
+    ///
+    /// **Deliberate deviation from append-tree 2.4.4**: JS accepts only live entries here, so
+    /// when every representative of a still-existing directory is a deletion entry (it keeps
+    /// representing the directory, §5.4), JS cuts the index above that directory and the live
+    /// files under it vanish from every later version (e.g. put /c/c/x, put /c/a/x, put
+    /// /c/c/y, del /c/c/x, del /c/a/x: JS loses /c/c/y). When a directory has no live
+    /// representative we also accept a deletion entry representing a sibling directory off the
+    /// deleted path. Whenever JS finds a live entry the result, and so the bytes, are identical.
+    fn closest_live(
+        &self,
+        names: &[&str],
+        ignore: &str,
+    ) -> Result<Option<Vec<String>>, DriveError> {
         for j in (0..=names.len()).rev() {
             let reps = self.representatives(&names[..j])?;
-            if let Some(e) = reps
+            let live = reps
                 .iter()
                 .rev()
                 .find(|e| e.name != ignore && e.stat.is_some())
-            {
-                return Ok(Some(e.clone()));
+                .map(|e| e.components.clone());
+            // A deletion entry representing a sibling directory off the deleted path: that
+            // directory still holds live files (deletions stop representing a directory once
+            // it is empty), and none of them is `ignore`.
+            let found = live.or_else(|| {
+                reps.iter()
+                    .rev()
+                    .find(|e| {
+                        e.stat.is_none()
+                            && e.components.len() > j + 1
+                            && e.component(j) != names.get(j).copied()
+                    })
+                    .map(|e| e.components[..=j].to_vec())
+            });
+            if found.is_some() {
+                return Ok(found);
             }
         }
         Ok(None)

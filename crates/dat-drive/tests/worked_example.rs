@@ -1,4 +1,5 @@
 //! DAT-SPEC §5.7 reproduced byte for byte against the JS-written vector `interop/vectors/drive1`.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,4 @@
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 //! A metadata "feed" in a Vec, written with the crate's index algorithms.
 
 use std::sync::Arc;

@@ -229,7 +229,6 @@ pub enum DriveError {
     },
 }
 
-#[allow(dead_code)] // used by the archive layer
 impl DriveError {
     pub(crate) fn metadata(source: FeedError) -> Self {
         DriveError::Feed {

@@ -5,6 +5,7 @@
 //! * [`tree`], [`diff`]: append-tree's lookup, listing, index and diff algorithms over any
 //!   [`tree::EntrySource`] (a sparse feed, or a `Vec` in tests).
 
+pub mod archive;
 pub mod diff;
 pub mod error;
 pub mod fuzzing;
@@ -13,13 +14,19 @@ pub mod limits;
 pub mod name;
 pub mod node;
 pub mod paths;
+pub mod reader;
 pub mod stat;
 pub mod tree;
+mod working_files;
+pub mod write;
 
+pub use archive::{Archive, ContentData, Watch};
 pub use diff::{Change, ChangeKind, Diff};
 pub use error::{DriveError, EntryError, FeedKind, NameError, PathsError};
 pub use index_header::IndexHeader;
 pub use node::{Entry, Node};
 pub use paths::Paths;
+pub use reader::FileReader;
 pub use stat::Stat;
 pub use tree::{EntrySource, SourceError, Tree};
+pub use write::WriteOptions;

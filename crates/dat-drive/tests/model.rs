@@ -20,10 +20,10 @@ fn path_strategy() -> impl Strategy<Value = String> {
             let mut p = String::new();
             for d in dirs {
                 p.push('/');
-                p.push_str(&d);
+                p.push_str(d);
             }
             p.push('/');
-            p.push_str(&file);
+            p.push_str(file);
             p
         })
 }

@@ -52,3 +52,29 @@ fn split_seq(data: &[u8]) -> (u64, &[u8]) {
     seq[..n].copy_from_slice(&data[..n]);
     (u64::from_le_bytes(seq), &data[n..])
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
+            super::stat(&bytes);
+            super::index_header(&bytes);
+            super::node(&bytes);
+            super::paths(&bytes);
+            super::entry(&bytes);
+        }
+
+        #[test]
+        fn paths_round_trip(levels in proptest::collection::vec(proptest::collection::btree_set(1u64..1000, 0..6), 0..5), seq in 1000u64..2000) {
+            let mut levels: Vec<Vec<u64>> = levels.into_iter().map(|l| l.into_iter().collect()).collect();
+            for l in &mut levels {
+                l.push(seq);
+            }
+            let p = crate::paths::Paths { levels };
+            prop_assert_eq!(crate::paths::Paths::decode(seq, &p.encode(seq)), Ok(p));
+        }
+    }
+}

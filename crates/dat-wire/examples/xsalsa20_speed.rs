@@ -7,7 +7,7 @@
 //! build's target features: the default x86_64 build uses SSE2; build with
 //! `RUSTFLAGS="-C target-cpu=native"` to see AVX2 / AVX-512.
 
-// The module is not yet declared in the crate: include its file directly.
+// The module is private to the crate: include its file directly to time it alone.
 #[path = "../src/xsalsa20.rs"]
 mod xsalsa20;
 

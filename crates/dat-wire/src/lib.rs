@@ -16,6 +16,7 @@ pub mod cipher;
 pub mod event;
 pub mod rle;
 pub mod session;
+mod xsalsa20;
 
 pub use event::{Channel, CloseReason, Event, PeerAction, SendError, SessionError};
 pub use session::{Session, SessionOptions};
@@ -23,4 +24,4 @@ pub mod fuzzing;
 pub mod remote_bitfield;
 pub mod replicator;
 
-pub use replicator::{ReplicationError, Replicator, ReplicatorEvent, ReplicatorOptions};
+pub use replicator::{Claims, ReplicationError, Replicator, ReplicatorEvent, ReplicatorOptions};

@@ -12,7 +12,7 @@ use crate::bitfield::Bitfield;
 use crate::crypto::{DiscoveryKey, Hash, PublicKey, SecretKey, Signature, hash_roots};
 use crate::error::io;
 use crate::flat_tree;
-use crate::limits::MAX_BLOCK_INDEX;
+use crate::limits::{MAX_BLOCK_INDEX, MAX_PUT_BLOCK};
 use crate::node::{NODE_RECORD_LEN, Node};
 use crate::sleep::HEADER_LEN;
 use crate::storage::{FeedStorage, Slot, Storage};
@@ -241,6 +241,21 @@ impl Feed {
         buf.clear();
         if size == 0 {
             return Ok(());
+        }
+        // The size comes from the tree file: a block larger than any a peer may send must
+        // be in the data file before we allocate for it.
+        if size > MAX_PUT_BLOCK {
+            let data_len = self.storage.data.len().map_err(io(Slot::Data))?;
+            if offset
+                .checked_add(size as u64)
+                .is_none_or(|end| end > data_len)
+            {
+                return Err(FeedError::Corrupt {
+                    file: Slot::Data,
+                    index,
+                    reason: "data file ends before the block",
+                });
+            }
         }
         buf.resize(size, 0);
         if !read_opt(self.storage.data.as_ref(), offset, buf).map_err(io(Slot::Data))? {

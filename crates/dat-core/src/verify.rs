@@ -170,6 +170,15 @@ impl Feed {
             }
             Err(e) => return Err(e),
         };
+        // Leaf sizes come from the tree file: check they fit the data file before allocating.
+        let data_len = self.storage.data.len().map_err(io(Slot::Data))?;
+        if offset
+            .checked_add(total as u64)
+            .is_none_or(|end| end > data_len)
+        {
+            report.report(Slot::Data, start, ProblemKind::MissingBlockBytes);
+            return Ok(());
+        }
         let mut buf = vec![0u8; total];
         if !read_opt(self.storage.data.as_ref(), offset, &mut buf).map_err(io(Slot::Data))? {
             report.report(Slot::Data, start, ProblemKind::MissingBlockBytes);

@@ -1,0 +1,88 @@
+//! Inputs the fuzzers (`fuzz/`) found, each kept as a test: a readable case per bug, and a
+//! replay of every saved input of this crate's fuzz targets (`fuzz/regressions/core_*`).
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use dat_core::{
+    Feed, FeedError, FeedStorage, KeyPair, MemoryFeedFiles, ProblemKind, Slot, Storage,
+};
+
+/// A two-block feed whose tree file then claims leaf 0 is `size` bytes long (opening checks
+/// the signed root, node 1, not the leaves under it).
+fn feed_claiming(size: u64) -> MemoryFeedFiles {
+    let files = MemoryFeedFiles::new();
+    let mut feed = Feed::create(
+        FeedStorage::from_memory(&files),
+        KeyPair::from_seed(&[4; 32]),
+    )
+    .unwrap();
+    feed.append_batch([&b"abc"[..], b"defg"]).unwrap();
+    drop(feed);
+    // Leaf 0 is the first 40-byte record after the 32-byte header; its size ends the record.
+    let mut tree = files.slot(Slot::Tree).clone();
+    tree.write_at(32 + 32, &size.to_be_bytes()).unwrap();
+    files
+}
+
+/// core_feed_files: a leaf size of 2^64-1 made `verify_all` allocate it (capacity overflow);
+/// sizes of a few GiB would abort on memory instead.
+#[test]
+fn verify_reports_a_leaf_larger_than_the_data_file() {
+    for size in [u64::MAX, 1 << 40, 1 << 31, 4] {
+        let files = feed_claiming(size);
+        let feed = Feed::open(FeedStorage::from_memory(&files)).unwrap();
+        let report = feed.verify_all().unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.kind == ProblemKind::MissingBlockBytes),
+            "size {size}: {report:?}"
+        );
+    }
+}
+
+/// core_feed_files: the same tree file made `get` allocate the claimed size.
+#[test]
+fn get_refuses_a_leaf_larger_than_the_data_file() {
+    for size in [u64::MAX, 1 << 40, 1 << 31] {
+        let files = feed_claiming(size);
+        let feed = Feed::open(FeedStorage::from_memory(&files)).unwrap();
+        assert!(
+            matches!(
+                feed.get(0),
+                Err(FeedError::Corrupt {
+                    file: Slot::Data,
+                    index: 0,
+                    ..
+                })
+            ),
+            "size {size}"
+        );
+    }
+}
+
+type EntryPoint = fn(&[u8]);
+
+/// Every saved crash input of the dat-core targets still runs cleanly.
+#[test]
+fn saved_fuzz_inputs_replay() {
+    let targets: [(&str, EntryPoint); 5] = [
+        ("core_link", dat_core::fuzzing::link),
+        ("core_protobuf", dat_core::fuzzing::protobuf_fields),
+        ("core_sleep_header", dat_core::feed_fuzzing::sleep_header),
+        ("core_feed_files", dat_core::feed_fuzzing::feed_files),
+        ("core_reader_files", dat_core::feed_fuzzing::reader_files),
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions");
+    for (target, run) in targets {
+        let Ok(dir) = std::fs::read_dir(root.join(target)) else {
+            continue;
+        };
+        for file in dir {
+            let path = file.unwrap().path();
+            run(&std::fs::read(&path).unwrap());
+        }
+    }
+}

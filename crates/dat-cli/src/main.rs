@@ -2,7 +2,9 @@
 //! `commands/` that maps parsed flags to library calls and renders human or `--json` output.
 
 mod commands;
+mod local;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,23 @@ struct Cli {
 enum Command {
     /// Print the archive's link (public key) and discovery key.
     Keys(commands::keys::Args),
+    /// Import a folder into a new or existing archive (DIR/.dat) and print its link.
+    Create(commands::create::Args),
+    /// Print the archive's history: one line per version.
+    Log(commands::log::Args),
+    /// List a folder of the archive (or stat a file), at any version.
+    #[command(disable_version_flag = true)]
+    Ls(commands::ls::Args),
+    /// Print a file (or a byte range of it) at any version.
+    #[command(disable_version_flag = true)]
+    Cat(commands::cat::Args),
+    /// Print the archive's key, version, size and what is stored locally.
+    Status(commands::status::Args),
+    /// Check every hash and signature of both feeds.
+    Verify(commands::verify::Args),
+    /// Write a version of the archive into a folder.
+    #[command(disable_version_flag = true)]
+    Export(commands::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +52,13 @@ fn main() -> ExitCode {
     let out = output::Output::new(cli.json, cli.quiet);
     let result = match cli.command {
         Command::Keys(args) => commands::keys::run(args, &out),
+        Command::Create(args) => commands::create::run(args, &out),
+        Command::Log(args) => commands::log::run(args, &out),
+        Command::Ls(args) => commands::ls::run(args, &out),
+        Command::Cat(args) => commands::cat::run(args, &out),
+        Command::Status(args) => commands::status::run(args, &out),
+        Command::Verify(args) => commands::verify::run(args, &out),
+        Command::Export(args) => commands::export::run(args, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,3 +1,10 @@
 //! One module per `dat` command.
 
+pub mod cat;
+pub mod create;
+pub mod export;
 pub mod keys;
+pub mod log;
+pub mod ls;
+pub mod status;
+pub mod verify;

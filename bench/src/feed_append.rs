@@ -9,7 +9,7 @@ use dat_core::feed::Feed;
 use dat_core::storage::FeedStorage;
 
 use crate::Options;
-use crate::report::{Row, median};
+use crate::report::{Row, Side, median};
 
 /// A feed-append workload.
 pub struct Shape {
@@ -60,9 +60,10 @@ pub fn run(options: &Options, shape: Shape) -> Row {
     Row {
         workload: shape.name.to_string(),
         unit,
-        rust: median(rust.iter().map(rate).collect()),
-        js: median(js.iter().map(rate).collect()),
-        note: format!("{} per batch, files on disk", shape.batch),
+        rust: Side::figure(median(rust.iter().map(rate).collect())),
+        js: Side::figure(median(js.iter().map(rate).collect())),
+        check: "data length".to_string(),
+        note: format!("{} per batch, files on disk, in-process", shape.batch),
     }
 }
 
@@ -130,7 +131,7 @@ fn js_once(options: &Options, count: u64, size: usize, batch: usize) -> Duration
 }
 
 /// Benchmarks write real files, on the same disk for both sides: the workspace's target dir.
-fn scratch() -> std::path::PathBuf {
+pub fn scratch() -> std::path::PathBuf {
     let dir = dat_test::workspace_root().join("target/bench-scratch");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
     dir

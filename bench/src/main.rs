@@ -3,14 +3,24 @@
 //! Rust/JS as a markdown table (these machines are shared and noisy: compare ratios, not seconds).
 //!
 //! ```text
-//! cargo run --release -p bench -- [--smoke] [--runs N] [WORKLOAD...]
+//! cargo run --release -p bench -- [--smoke] [--runs N] [--only W1,W2,...] [--js-cap-seconds S]
 //! ```
-//! Workloads: `feed-append-64k` (1 GiB in 64 KiB blocks), `feed-append-1k` (100k 1 KiB blocks).
-//! `--smoke` runs tiny sizes once, to prove the harness works (CI does this).
+//! Workloads: `feed-append-64k` (1 GiB in 64 KiB blocks), `feed-append-1k` (100k 1 KiB
+//! blocks), `W1` (import one 1 GiB file, then a no-op re-import), `W2` (import 100k small
+//! files in 100 folders, and 20k in one folder). `--smoke` runs tiny sizes once, to prove the
+//! harness works (CI does this). Import workloads run each side as a child process (Rust:
+//! `bench child-import DIR SECRET_DIR`) to measure its CPU time and peak RSS.
 
+mod check;
+mod child;
+mod data;
 mod feed_append;
+mod import_big;
+mod import_many;
+mod measure;
 mod report;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use dat_test::JsLab;
@@ -23,23 +33,50 @@ pub struct Options {
     pub smoke: bool,
     /// The JS reference peer.
     pub lab: JsLab,
+    /// Longest a JS import may run where it cannot finish (W2, one folder).
+    pub js_cap_seconds: u64,
 }
+
+const ALL: [&str; 4] = ["feed-append-64k", "feed-append-1k", "W1", "W2"];
+
+const USAGE: &str =
+    "usage: bench [--smoke] [--runs N] [--only W1,W2,...] [--js-cap-seconds S] [WORKLOAD...]
+workloads: feed-append-64k feed-append-1k W1 W2 (default: all)";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut runs = 3;
     let mut smoke = false;
-    let mut workloads = Vec::new();
+    let mut js_cap_seconds = 120;
+    let mut workloads: Vec<String> = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "child-import" => return child_import(args.next(), args.next()),
             "--smoke" => smoke = true,
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).unwrap_or(3),
+            "--js-cap-seconds" => {
+                js_cap_seconds = args.next().and_then(|n| n.parse().ok()).unwrap_or(120);
+            }
+            "--only" => workloads.extend(
+                args.next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|w| !w.is_empty())
+                    .map(String::from),
+            ),
             "-h" | "--help" => {
-                println!("usage: bench [--smoke] [--runs N] [feed-append-64k] [feed-append-1k]");
+                println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             other => workloads.push(other.to_string()),
         }
+    }
+    if let Some(bad) = workloads
+        .iter()
+        .find(|w| !ALL.iter().any(|a| a.eq_ignore_ascii_case(w)))
+    {
+        eprintln!("bench: unknown workload {bad}\n{USAGE}");
+        return ExitCode::FAILURE;
     }
     let Some(lab) = JsLab::find() else {
         eprintln!(
@@ -48,24 +85,46 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     if workloads.is_empty() {
-        workloads = vec!["feed-append-64k".into(), "feed-append-1k".into()];
+        workloads = ALL.iter().map(|w| w.to_string()).collect();
     }
     let options = Options {
         runs: if smoke { 1 } else { runs.max(1) },
         smoke,
         lab,
+        js_cap_seconds,
     };
     let mut rows = Vec::new();
+    let mut details = Vec::new();
     for workload in &workloads {
-        match workload.as_str() {
+        match workload.to_ascii_lowercase().as_str() {
             "feed-append-64k" => rows.push(feed_append::run(&options, feed_append::BIG)),
             "feed-append-1k" => rows.push(feed_append::run(&options, feed_append::SMALL)),
-            other => {
-                eprintln!("bench: unknown workload {other}");
-                return ExitCode::FAILURE;
+            "w1" => {
+                let (r, d) = import_big::run(&options);
+                rows.extend(r);
+                details.extend(d);
+            }
+            _ => {
+                let (r, d) = import_many::run(&options);
+                rows.extend(r);
+                details.extend(d);
             }
         }
     }
-    report::print(&rows, &options);
+    report::print(&rows, &details, &options);
     ExitCode::SUCCESS
+}
+
+fn child_import(dir: Option<String>, secrets: Option<String>) -> ExitCode {
+    let (Some(dir), Some(secrets)) = (dir, secrets) else {
+        eprintln!("usage: bench child-import DIR SECRET_DIR");
+        return ExitCode::FAILURE;
+    };
+    match child::import_child(Path::new(&dir), Path::new(&secrets)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench child-import: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

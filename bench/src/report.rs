@@ -1,6 +1,27 @@
-//! The markdown table every run prints.
+//! The markdown table every run prints, and the detail lines under it.
 
 use crate::Options;
+
+/// One side's figures in a row.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Side {
+    /// Median of the workload's figure.
+    pub figure: f64,
+    /// Median CPU seconds (user + sys) of the process, when it ran as a child.
+    pub cpu_s: Option<f64>,
+    /// Median peak RSS in MB, when it ran as a child.
+    pub rss_mb: Option<f64>,
+}
+
+impl Side {
+    /// A figure without process costs (measured in-process).
+    pub fn figure(figure: f64) -> Self {
+        Self {
+            figure,
+            ..Self::default()
+        }
+    }
+}
 
 /// One line of the results table.
 pub struct Row {
@@ -8,11 +29,13 @@ pub struct Row {
     pub workload: String,
     /// The figure's unit, e.g. "MB/s".
     pub unit: &'static str,
-    /// Median figure for dat-rs.
-    pub rust: f64,
-    /// Median figure for the JS reference.
-    pub js: f64,
-    /// Free-form notes (sizes, batch sizes, correctness check).
+    /// dat-rs.
+    pub rust: Side,
+    /// The JS reference.
+    pub js: Side,
+    /// The correctness check and its result.
+    pub check: String,
+    /// Free-form notes (sizes, batch sizes, caps).
     pub note: String,
 }
 
@@ -22,32 +45,72 @@ pub fn median(mut samples: Vec<f64>) -> f64 {
     samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// Print the table, with the machine it ran on.
-pub fn print(rows: &[Row], options: &Options) {
+/// Medians of each field over several runs.
+pub fn median_side(figures: &[f64], cpu: &[f64], rss: &[f64]) -> Side {
+    let opt = |v: &[f64]| (!v.is_empty()).then(|| median(v.to_vec()));
+    Side {
+        figure: median(figures.to_vec()),
+        cpu_s: opt(cpu),
+        rss_mb: opt(rss),
+    }
+}
+
+fn cost(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "—".to_string(), |v| format!("{v:.digits$}"))
+}
+
+fn figure(v: f64) -> String {
+    if v >= 100.0 || v == v.trunc() {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Print the table, then the details, with the machine it ran on.
+pub fn print(rows: &[Row], details: &[String], options: &Options) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
-    println!("| workload | dat-rs | JS reference | ratio Rust/JS | notes |\n|---|---|---|---|---|");
+    println!(
+        "| workload | dat-rs | JS reference | Rust/JS | CPU s (Rust / JS) | peak RSS MB (Rust / JS) | check | notes |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!(
-            "| {} | {:.1} {} | {:.1} {} | **{:.2}×** | {} |",
+            "| {} | {} {} | {} {} | **{:.2}×** | {} / {} | {} / {} | {} | {} |",
             row.workload,
-            row.rust,
+            figure(row.rust.figure),
             row.unit,
-            row.js,
+            figure(row.js.figure),
             row.unit,
-            row.rust / row.js,
+            row.rust.figure / row.js.figure,
+            cost(row.rust.cpu_s, 2),
+            cost(row.js.cpu_s, 2),
+            cost(row.rust.rss_mb, 0),
+            cost(row.js.rss_mb, 0),
+            row.check,
             row.note
         );
     }
     println!();
+    for d in details {
+        println!("- {d}");
+    }
+    println!();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "medians of {} run(s) per side{}; {} cores; JS = hypercore 7.7.1 (dat@13.13.1) on node",
+        "medians of {} run(s) per side unless noted{}; {} cores, load average {}; \
+         JS = dat@13.13.1 modules (hypercore 7.7.1, hyperdrive 9.16.0, dat-node 3.5.15) on node",
         options.runs,
         if options.smoke {
             ", SMOKE sizes (not a measurement)"
         } else {
             ""
         },
-        cores
+        cores,
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
 }

@@ -45,6 +45,10 @@ enum Command {
     /// Write a version of the archive into a folder.
     #[command(disable_version_flag = true)]
     Export(commands::export::Args),
+    /// Run a DNS discovery server that peers can announce to and look each other up on.
+    DiscoveryServer(commands::discovery_server::Args),
+    /// Check which discovery backends answer and which peers they find.
+    Doctor(commands::doctor::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,8 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::status::run(args, &out),
         Command::Verify(args) => commands::verify::run(args, &out),
         Command::Export(args) => commands::export::run(args, &out),
+        Command::DiscoveryServer(args) => commands::discovery_server::run(args, &out),
+        Command::Doctor(args) => commands::doctor::run(args, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

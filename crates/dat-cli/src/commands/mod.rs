@@ -2,6 +2,9 @@
 
 pub mod cat;
 pub mod create;
+pub mod discovery_flags;
+pub mod discovery_server;
+pub mod doctor;
 pub mod export;
 pub mod keys;
 pub mod log;

@@ -4,3 +4,4 @@
 //! Mainline DHT) and the dns-discovery server. Transports and the swarm live beside it.
 
 pub mod discovery;
+pub mod replication;

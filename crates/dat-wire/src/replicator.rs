@@ -8,8 +8,9 @@
 //! Anything JS would destroy the connection for is returned as a [`ReplicationError`].
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dat_core::{Feed, FeedError, Proof, RemoteTree};
@@ -96,12 +97,75 @@ pub enum ReplicationError {
         /// Block index.
         index: u64,
     },
+    /// A seek (a hash Request by byte offset) went unanswered too long.
+    #[error("seek to byte {bytes} timed out")]
+    SeekTimeout {
+        /// The byte offset asked for.
+        bytes: u64,
+    },
     /// A Have bitfield that does not decode or is too large.
     #[error("bad Have bitfield: {0}")]
     Bitfield(#[from] RleError),
     /// The peer claims more blocks than we track per peer.
     #[error(transparent)]
     TooLarge(#[from] TooLarge),
+}
+
+/// Which blocks of one feed are requested from which peer. Shared by the replicators of every
+/// connection that downloads the feed (clone it into each), so that with several peers each
+/// block is asked of one peer only; a claim ends when the block verifies, the request is
+/// cancelled, or its replicator is dropped (the connection ended).
+#[derive(Debug, Clone, Default)]
+pub struct Claims(Arc<Mutex<ClaimTable>>);
+
+#[derive(Debug, Default)]
+struct ClaimTable {
+    next_owner: u64,
+    owners: HashMap<u64, u64>,
+}
+
+impl Claims {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, ClaimTable> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn new_owner(&self) -> u64 {
+        let mut t = self.table();
+        t.next_owner += 1;
+        t.next_owner
+    }
+
+    /// Claim `index` for `owner`; false if another owner holds it.
+    fn claim(&self, index: u64, owner: u64) -> bool {
+        *self.table().owners.entry(index).or_insert(owner) == owner
+    }
+
+    fn release(&self, index: u64, owner: u64) {
+        let mut t = self.table();
+        if t.owners.get(&index) == Some(&owner) {
+            t.owners.remove(&index);
+        }
+    }
+
+    /// Blocks currently claimed by some peer.
+    pub fn len(&self) -> usize {
+        self.table().owners.len()
+    }
+
+    /// Whether no block is claimed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `index` is requested from some peer.
+    pub fn is_claimed(&self, index: u64) -> bool {
+        self.table().owners.contains_key(&index)
+    }
 }
 
 /// One feed's replication state with one peer.
@@ -121,6 +185,13 @@ pub struct Replicator {
     remote_tree: RemoteTree,
     last_bytes: u64,
     events: VecDeque<ReplicatorEvent>,
+    /// The shared claim table and our owner id in it.
+    claims: Option<(Claims, u64)>,
+    /// Lowest selected block skipped because another peer had claimed it: rescanned once the
+    /// window finds nothing else, since that peer may have dropped it.
+    deferred: Option<u64>,
+    /// Seeks (hash Requests by byte offset) in flight, answered in order.
+    seeks: VecDeque<(u64, Instant)>,
 }
 
 impl Replicator {
@@ -141,6 +212,77 @@ impl Replicator {
             remote_tree: RemoteTree::new(),
             last_bytes: 0,
             events: VecDeque::new(),
+            claims: None,
+            deferred: None,
+            seeks: VecDeque::new(),
+        }
+    }
+
+    /// Coordinate requests with the other replicators sharing `claims`.
+    pub fn with_claims(mut self, claims: &Claims) -> Self {
+        self.claims = Some((claims.clone(), claims.new_owner()));
+        self
+    }
+
+    /// Replace what to download with `ranges`. Requests in flight for blocks no longer
+    /// selected are cancelled (a late answer is then refused like any unrequested block).
+    /// Call [`request_more`](Self::request_more) afterwards.
+    pub fn set_selection(&mut self, session: &mut Session, ranges: Vec<Range<u64>>) {
+        self.selections = ranges;
+        self.cursor = self
+            .selections
+            .iter()
+            .map(|r| r.start)
+            .min()
+            .unwrap_or(u64::MAX);
+        self.deferred = None;
+        let mut kept = VecDeque::with_capacity(self.inflight.len());
+        for (index, deadline) in std::mem::take(&mut self.inflight) {
+            if self.selected(index) {
+                kept.push_back((index, deadline));
+                continue;
+            }
+            self.release(index);
+            let cancel = Request {
+                index,
+                bytes: 0,
+                hash: false,
+                nodes: 0,
+            };
+            self.send(session, &Message::Cancel(cancel));
+        }
+        self.inflight = kept;
+    }
+
+    /// Send Wants and fill the request window (after a selection changed, another peer let
+    /// a claim go, or a block arrived through another connection).
+    pub fn request_more(&mut self, now: Instant, session: &mut Session, feed: &Feed) {
+        self.send_wants(session);
+        self.update(now, session, feed);
+    }
+
+    /// Ask for the block holding content byte `bytes` as a hash-only answer (JS `seek` on a
+    /// sparse feed): the proof stores the tree nodes `Feed::seek` needs for that offset.
+    pub fn seek(&mut self, now: Instant, session: &mut Session, bytes: u64) {
+        let request = Request {
+            index: 0,
+            bytes,
+            hash: true,
+            nodes: 0,
+        };
+        self.seeks
+            .push_back((bytes, now + self.options.request_timeout));
+        self.send(session, &Message::Request(request));
+    }
+
+    /// Seeks sent and not yet answered.
+    pub fn seeks_in_flight(&self) -> usize {
+        self.seeks.len()
+    }
+
+    fn release(&self, index: u64) {
+        if let Some((claims, me)) = &self.claims {
+            claims.release(index, *me);
         }
     }
 
@@ -199,7 +341,9 @@ impl Replicator {
 
     /// When [`handle_timeout`](Self::handle_timeout) must run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.inflight.front().map(|r| r.1)
+        let request = self.inflight.front().map(|r| r.1);
+        let seek = self.seeks.front().map(|s| s.1);
+        request.into_iter().chain(seek).min()
     }
 
     /// Fail the oldest request if it is overdue and its block is still missing.
@@ -212,6 +356,12 @@ impl Replicator {
                 return Err(ReplicationError::RequestTimeout { index });
             }
             self.inflight.pop_front();
+            self.release(index);
+        }
+        if let Some(&(bytes, deadline)) = self.seeks.front()
+            && deadline <= now
+        {
+            return Err(ReplicationError::SeekTimeout { bytes });
         }
         Ok(())
     }
@@ -381,6 +531,9 @@ impl Replicator {
                 .push_back(ReplicatorEvent::Unrequested { index });
             return Ok(());
         }
+        if data.value.is_none() && requested.is_none() {
+            self.seeks.pop_front();
+        }
         if !(data.value.is_some() && feed.has(index)) {
             let proof = Proof {
                 index,
@@ -396,6 +549,7 @@ impl Replicator {
         // Only a verified answer clears the request (a failed one ends the connection anyway).
         if let Some(i) = requested {
             self.inflight.remove(i);
+            self.release(index);
         }
         self.update(now, session, feed);
         Ok(())
@@ -436,13 +590,30 @@ impl Replicator {
         if !self.options.download {
             return;
         }
+        let mut rescanned = false;
         while self.inflight.len() < self.options.max_requests {
             let Some(i) = self.remote.next_set(self.cursor, self.remote_length) else {
-                self.cursor = self.remote_length;
-                return;
+                match self.deferred.take() {
+                    Some(d) if !rescanned => {
+                        rescanned = true;
+                        self.cursor = d;
+                        continue;
+                    }
+                    other => {
+                        self.deferred = other;
+                        self.cursor = self.remote_length;
+                        return;
+                    }
+                }
             };
             self.cursor = i + 1;
             if !self.selected(i) || feed.has(i) || self.inflight.iter().any(|r| r.0 == i) {
+                continue;
+            }
+            if let Some((claims, me)) = &self.claims
+                && !claims.claim(i, *me)
+            {
+                self.deferred = Some(self.deferred.map_or(i, |d| d.min(i)));
                 continue;
             }
             let request = Request {
@@ -454,6 +625,14 @@ impl Replicator {
             self.inflight
                 .push_back((i, now + self.options.request_timeout));
             self.send(session, &Message::Request(request));
+        }
+    }
+}
+
+impl Drop for Replicator {
+    fn drop(&mut self) {
+        for &(index, _) in &self.inflight {
+            self.release(index);
         }
     }
 }

@@ -1,0 +1,446 @@
+//! One connection: a task that moves bytes between a TCP stream and a `dat_wire::Session`,
+//! and drives a `Replicator` per feed of the drive (channel 0 the metadata feed, channel 1 the
+//! content feed, opened once the metadata header names it).
+//!
+//! The task reads, writes and sleeps in one `select!`, so a peer that stops reading never
+//! stops us from reading (and a peer that stops reading our answers is not read either, once
+//! [`MAX_UNSENT`] bytes wait: that bounds what a peer can make us buffer).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use dat_core::PublicKey;
+use dat_wire::{
+    Channel, CloseReason, Event, Message, PeerAction, Replicator, ReplicatorEvent,
+    ReplicatorOptions, Session, SessionOptions,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::drive::{Change, Drive, Mode, State, ix};
+use super::progress::{FeedKind, NetEvent};
+
+/// Bytes waiting to be written beyond which we stop reading the peer.
+pub const MAX_UNSENT: usize = 8 * 1024 * 1024;
+
+const READ_BUF: usize = 256 * 1024;
+
+/// How a connection ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// Why, in words.
+    pub reason: String,
+    /// What to do with the peer.
+    pub action: PeerAction,
+}
+
+const KINDS: [FeedKind; 2] = [FeedKind::Metadata, FeedKind::Content];
+
+/// The protocol side of a connection.
+struct Link {
+    id: u64,
+    session: Session,
+    channels: [Option<Channel>; 2],
+    reps: [Option<Replicator>; 2],
+    handshake: bool,
+    /// Byte offsets already sought on this connection (JS ignores a repeated one).
+    sought: Vec<u64>,
+    closed: Option<Closed>,
+    download: bool,
+    options: ReplicatorOptions,
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // Without randomness the nonce would repeat; getrandom failing is not recoverable anyway.
+    if getrandom::fill(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = (t >> ((i % 16) * 8)) as u8 ^ i as u8;
+        }
+    }
+    b
+}
+
+impl Link {
+    fn new(drive: &Drive, st: &mut State, now: Instant) -> Self {
+        let options = ReplicatorOptions {
+            download: drive.inner.mode != Mode::Share,
+            max_requests: drive.inner.options.max_requests,
+            request_timeout: drive.inner.options.request_timeout,
+        };
+        let mut link = Self {
+            id: drive.next_conn_id(),
+            session: Session::new(SessionOptions::new(random()), now),
+            channels: [None, None],
+            reps: [None, None],
+            handshake: false,
+            sought: Vec::new(),
+            closed: None,
+            download: options.download,
+            options,
+        };
+        link.open(st, FeedKind::Metadata, drive.inner.key, now);
+        if let Some(key) = st.content_key() {
+            link.open(st, FeedKind::Content, key, now);
+        }
+        link
+    }
+
+    fn kind_of(&self, channel: Channel) -> Option<FeedKind> {
+        KINDS
+            .into_iter()
+            .find(|k| self.channels[ix(*k)] == Some(channel))
+    }
+
+    /// Open the channel of feed `kind` and its replicator.
+    fn open(&mut self, st: &mut State, kind: FeedKind, key: PublicKey, now: Instant) {
+        if self.channels[ix(kind)].is_some() {
+            return;
+        }
+        let channel = match self.session.open_feed(key, random()) {
+            Ok(c) => c,
+            Err(e) => {
+                return self.close(
+                    format!("cannot open the {kind} feed: {e}"),
+                    PeerAction::Forget,
+                );
+            }
+        };
+        self.channels[ix(kind)] = Some(channel);
+        let mut rep =
+            Replicator::new(channel, self.options.clone()).with_claims(&st.claims[ix(kind)]);
+        rep.set_selection(&mut self.session, st.selection(kind));
+        if self.handshake {
+            let session = &mut self.session;
+            st.with_feed(kind, |f| rep.start(now, session, f));
+        }
+        self.reps[ix(kind)] = Some(rep);
+        if kind == FeedKind::Content {
+            self.seek_pending(st, now);
+        }
+    }
+
+    fn seek_pending(&mut self, st: &State, now: Instant) {
+        let Some(rep) = &mut self.reps[1] else { return };
+        for &bytes in &st.seeks {
+            if !self.sought.contains(&bytes) {
+                self.sought.push(bytes);
+                rep.seek(now, &mut self.session, bytes);
+            }
+        }
+    }
+
+    fn close(&mut self, reason: String, action: PeerAction) {
+        if self.closed.is_none() {
+            self.closed = Some(Closed { reason, action });
+        }
+        self.session.close();
+    }
+
+    /// When the session or a replicator needs `handle_timeout`.
+    fn deadline(&self) -> Option<Instant> {
+        let reps = self
+            .reps
+            .iter()
+            .flatten()
+            .filter_map(Replicator::poll_timeout);
+        self.session.poll_timeout().into_iter().chain(reps).min()
+    }
+
+    /// Drain the session's events.
+    fn on_events(&mut self, st: &mut State) {
+        let now = Instant::now();
+        let mut meta_changed = false;
+        let mut got: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                Event::Handshake(_) => {
+                    self.handshake = true;
+                    for kind in KINDS {
+                        if let Some(rep) = &mut self.reps[ix(kind)] {
+                            let session = &mut self.session;
+                            st.with_feed(kind, |f| rep.start(now, session, f));
+                        }
+                    }
+                }
+                Event::RemoteFeed {
+                    channel: None,
+                    discovery_key,
+                } => {
+                    if let Some(key) = st.content_key()
+                        && key.discovery_key() == discovery_key
+                    {
+                        self.open(st, FeedKind::Content, key, now);
+                    }
+                }
+                Event::Message { channel, message } => {
+                    let Some(kind) = self.kind_of(channel) else {
+                        continue;
+                    };
+                    let size = match &message {
+                        Message::Data(d) => d.value.as_ref().map(|v| v.len() as u64),
+                        _ => None,
+                    };
+                    let upload = matches!(&message, Message::Request(r) if !r.hash);
+                    let Some(rep) = &mut self.reps[ix(kind)] else {
+                        continue;
+                    };
+                    let session = &mut self.session;
+                    let result =
+                        st.with_feed(kind, |f| rep.handle_message(now, session, f, &message));
+                    if let Some(Err(e)) = result {
+                        let action = match e {
+                            dat_wire::ReplicationError::RequestTimeout { .. }
+                            | dat_wire::ReplicationError::SeekTimeout { .. } => PeerAction::Retry,
+                            _ => PeerAction::Ban,
+                        };
+                        self.close(format!("{kind} feed: {e}"), action);
+                        break;
+                    }
+                    if upload {
+                        st.progress.feed_mut(kind).uploaded_blocks += 1;
+                    }
+                    while let Some(ev) = rep.poll_event() {
+                        match ev {
+                            ReplicatorEvent::Downloaded { index } => {
+                                st.downloaded(kind, index, size.unwrap_or(0));
+                                got[ix(kind)].push(index);
+                                meta_changed |= kind == FeedKind::Metadata;
+                            }
+                            ReplicatorEvent::RemoteLength { length } => {
+                                st.remote_length(kind, length);
+                                meta_changed |= kind == FeedKind::Metadata;
+                            }
+                            ReplicatorEvent::Unrequested { .. } => {}
+                        }
+                    }
+                }
+                Event::ChannelClosed { channel, .. } => {
+                    if let Some(kind) = self.kind_of(channel) {
+                        self.reps[ix(kind)] = None;
+                        self.channels[ix(kind)] = None;
+                    }
+                }
+                Event::Closed(reason) => {
+                    let action = reason.action();
+                    let text = match reason {
+                        CloseReason::Local => "closed".to_string(),
+                        CloseReason::Error(e) => e.to_string(),
+                    };
+                    if self.closed.is_none() {
+                        self.closed = Some(Closed {
+                            reason: text,
+                            action,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        for kind in KINDS {
+            for range in runs(&mut got[ix(kind)]) {
+                st.send(Change::Blocks {
+                    feed: kind,
+                    range,
+                    by: self.id,
+                });
+            }
+        }
+        if meta_changed && let Err(e) = st.after_metadata() {
+            st.fail(e.to_string());
+        }
+        if let Err(e) = st.check_complete() {
+            st.fail(e.to_string());
+        }
+        st.publish();
+    }
+
+    /// Act on what another connection (or a local write) changed.
+    fn on_change(&mut self, st: &mut State, change: Result<Change, RecvError>) {
+        let now = Instant::now();
+        match change {
+            Ok(Change::Blocks { feed, range, by }) => {
+                if let Some(rep) = &mut self.reps[ix(feed)] {
+                    if by == self.id {
+                        return;
+                    }
+                    rep.announce(&mut self.session, range);
+                    if self.download {
+                        let session = &mut self.session;
+                        st.with_feed(feed, |f| rep.request_more(now, session, f));
+                    }
+                }
+            }
+            Ok(Change::ContentReady) => {
+                if let Some(key) = st.content_key() {
+                    self.open(st, FeedKind::Content, key, now);
+                }
+            }
+            Ok(Change::Selection(kind)) => self.reselect(st, kind, now),
+            Ok(Change::Seek) => self.seek_pending(st, now),
+            Err(RecvError::Lagged(_)) => {
+                // Missed changes: catch up on everything that can have changed.
+                if let Some(key) = st.content_key() {
+                    self.open(st, FeedKind::Content, key, now);
+                }
+                for kind in KINDS {
+                    self.reselect(st, kind, now);
+                }
+                self.seek_pending(st, now);
+            }
+            Err(RecvError::Closed) => self.close("drive closed".into(), PeerAction::Forget),
+        }
+    }
+
+    fn reselect(&mut self, st: &mut State, kind: FeedKind, now: Instant) {
+        if let Some(rep) = &mut self.reps[ix(kind)] {
+            rep.set_selection(&mut self.session, st.selection(kind));
+            if self.handshake {
+                let session = &mut self.session;
+                st.with_feed(kind, |f| rep.request_more(now, session, f));
+            }
+        }
+    }
+
+    fn on_timeout(&mut self, st: &mut State) {
+        let now = Instant::now();
+        self.session.handle_timeout(now);
+        for kind in KINDS {
+            let Some(rep) = &mut self.reps[ix(kind)] else {
+                continue;
+            };
+            if rep.poll_timeout().is_some_and(|t| t <= now)
+                && let Some(Err(e)) = st.with_feed(kind, |f| rep.handle_timeout(now, f))
+            {
+                self.close(format!("{kind} feed: {e}"), PeerAction::Retry);
+            }
+        }
+    }
+}
+
+/// Sort and group block indexes into runs.
+fn runs(indexes: &mut [u64]) -> Vec<std::ops::Range<u64>> {
+    indexes.sort_unstable();
+    let mut out: Vec<std::ops::Range<u64>> = Vec::new();
+    for &i in indexes.iter() {
+        match out.last_mut() {
+            Some(r) if r.end == i => r.end += 1,
+            Some(r) if r.end > i => {}
+            _ => out.push(i..i + 1),
+        }
+    }
+    out
+}
+
+/// Replicate `drive` over `stream` until either side ends the connection.
+pub async fn run_connection(stream: TcpStream, addr: SocketAddr, drive: Drive) -> Closed {
+    let _ = stream.set_nodelay(true);
+    let mut changes = drive.inner.changes.subscribe();
+    let mut link = {
+        let mut st = drive.lock().await;
+        Link::new(&drive, &mut st, Instant::now())
+    };
+    drive.emit(NetEvent::PeerConnected { addr });
+    {
+        let mut st = drive.lock().await;
+        st.progress.peers += 1;
+        st.publish();
+    }
+    let closed = pump(stream, &drive, &mut link, &mut changes).await;
+    {
+        let mut st = drive.lock().await;
+        st.progress.peers = st.progress.peers.saturating_sub(1);
+        // Our claims went with our replicators: let the other peers take them over.
+        link.reps = [None, None];
+        for kind in KINDS {
+            st.send(Change::Selection(kind));
+        }
+        st.publish();
+    }
+    drive.emit(NetEvent::PeerClosed {
+        addr,
+        reason: closed.reason.clone(),
+        action: closed.action,
+    });
+    closed
+}
+
+async fn pump(
+    mut stream: TcpStream,
+    drive: &Drive,
+    link: &mut Link,
+    changes: &mut tokio::sync::broadcast::Receiver<Change>,
+) -> Closed {
+    let (mut rd, mut wr) = stream.split();
+    let mut rbuf = vec![0u8; READ_BUF];
+    let mut out: Vec<u8> = Vec::new();
+    let mut sent = 0usize;
+    loop {
+        link.session.poll_transmit(&mut out);
+        if let Some(closed) = &link.closed
+            && (sent == out.len() || closed.action != PeerAction::Forget)
+        {
+            let _ = wr.flush().await;
+            return closed.clone();
+        }
+        let deadline = link
+            .deadline()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + std::time::Duration::from_secs(3600));
+        tokio::select! {
+            r = rd.read(&mut rbuf), if out.len() - sent < MAX_UNSENT && link.closed.is_none() => {
+                match r {
+                    Ok(0) => link.close("remote closed the connection".into(), PeerAction::Retry),
+                    Ok(n) => {
+                        link.session.handle_input(Instant::now(), &rbuf[..n]);
+                        let mut st = drive.lock().await;
+                        link.on_events(&mut st);
+                    }
+                    Err(e) => link.close(format!("read: {e}"), PeerAction::Retry),
+                }
+            }
+            w = wr.write(&out[sent..]), if sent < out.len() => {
+                match w {
+                    Ok(n) => {
+                        sent += n;
+                        if sent == out.len() {
+                            out.clear();
+                            sent = 0;
+                        }
+                    }
+                    Err(e) => {
+                        link.close(format!("write: {e}"), PeerAction::Retry);
+                        out.clear();
+                        sent = 0;
+                    }
+                }
+            }
+            c = changes.recv() => {
+                let mut st = drive.lock().await;
+                link.on_change(&mut st, c);
+                link.on_events(&mut st);
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                let mut st = drive.lock().await;
+                link.on_timeout(&mut st);
+                link.on_events(&mut st);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn runs_group_sorted_indexes() {
+        let mut v = vec![5, 1, 2, 3, 9, 5];
+        assert_eq!(runs(&mut v), vec![1..4, 5..6, 9..10]);
+    }
+}

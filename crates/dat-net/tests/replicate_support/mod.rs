@@ -88,6 +88,26 @@ pub fn assert_same_tree(a: &Path, b: &Path) {
     }
 }
 
+/// Like [`assert_same_tree`] for a folder written by JS dat-storage, which never creates
+/// zero-length files (no block ever lands in them).
+pub fn assert_same_tree_js(src: &Path, js: &Path) {
+    let mut ts = tree(src);
+    ts.retain(|_, v| !v.is_empty());
+    let mut tj = tree(js);
+    tj.retain(|_, v| !v.is_empty());
+    let names_s: Vec<_> = ts.keys().collect();
+    let names_j: Vec<_> = tj.keys().collect();
+    assert_eq!(names_s, names_j, "file names differ");
+    for (k, v) in &ts {
+        assert!(
+            tj[k] == *v,
+            "{k} differs ({} vs {} bytes)",
+            v.len(),
+            tj[k].len()
+        );
+    }
+}
+
 pub fn dat_dir(dir: &Path, secrets: &Path) -> DatDir {
     DatDir::new(dir.join(".dat")).with_secret_dir(secrets)
 }
@@ -180,4 +200,156 @@ pub async fn version_within(drive: &Drive, v: u64, secs: u64) {
             drive.progress()
         );
     }
+}
+
+/// A child process (a JS peer) whose stdout lines arrive on a channel; stopped on drop
+/// (SIGTERM so the lab scripts can stop their own children, then SIGKILL).
+pub struct Proc {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Proc {
+    pub fn spawn(mut cmd: std::process::Command) -> Self {
+        use std::io::BufRead;
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("the command runs");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line (from now on) for which `f` gives a value.
+    pub fn wait_for<T>(&mut self, secs: u64, mut f: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    eprintln!("[js] {l}");
+                    let r = f(&l);
+                    self.seen.push(l);
+                    if let Some(v) = r {
+                        return v;
+                    }
+                }
+                Err(e) => panic!(
+                    "no expected line within {secs} s ({e}); saw {:?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// Wait for the process to exit by itself.
+    pub fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            while let Ok(l) = self.lines.try_recv() {
+                eprintln!("[js] {l}");
+                self.seen.push(l);
+            }
+            if let Some(s) = self.child.try_wait().unwrap() {
+                while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    eprintln!("[js] {l}");
+                    self.seen.push(l);
+                }
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running after {secs} s; saw {:?}",
+                self.seen
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A command running with the JS lab's environment.
+pub fn lab_command(lab: &dat_test::JsLab, program: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    cmd.env("DAT_LAB", lab.root())
+        .env("HOME", lab.root().join("home"))
+        .env("NO_UPDATE_NOTIFIER", "1");
+    cmd
+}
+
+/// A lab script from `interop/scripts`.
+pub fn script(name: &str) -> PathBuf {
+    dat_test::interop_dir().join("scripts").join(name)
+}
+
+/// Start the real `dat share` (dat@13 CLI, no discovery) on `dir`; returns it with the key
+/// and its TCP address once its import is done.
+pub fn js_share(lab: &dat_test::JsLab, dir: &Path) -> (Proc, PublicKey, SocketAddr) {
+    let mut cmd = lab_command(lab, "bash");
+    cmd.arg(script("js-share.sh"))
+        .arg(dir)
+        .env("TIMEOUT", "300");
+    let mut p = Proc::spawn(cmd);
+    let key = p.wait_for(120, |l| l.strip_prefix("KEY=").map(String::from));
+    let addr = p.wait_for(10, |l| l.strip_prefix("ADDR=").map(String::from));
+    p.wait_for(10, |l| (l == "READY").then_some(()));
+    let key = PublicKey::from_slice(&hex::decode(key).unwrap()).unwrap();
+    (p, key, addr.parse().unwrap())
+}
+
+/// Clone `key` from `addr` into `dir` with dat-node (`modules`: "dat13" or "dat14"), until it
+/// reports a full sync of `until` or a later version.
+pub fn js_dat_node_clone(
+    lab: &dat_test::JsLab,
+    modules: &str,
+    key: &PublicKey,
+    addr: SocketAddr,
+    dir: &Path,
+    until: u64,
+) -> Proc {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js/dat-node-clone.js");
+    let mut cmd = lab_command(lab, "node");
+    cmd.arg(script)
+        .args(["--connect", &addr.to_string(), "--key", &key.to_hex()])
+        .arg("--dir")
+        .arg(dir)
+        .args(["--timeout", "120", "--until-version", &until.to_string()])
+        .env("DAT_LAB_MODULES", lab.root().join(modules));
+    Proc::spawn(cmd)
 }

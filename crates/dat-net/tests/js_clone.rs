@@ -1,0 +1,187 @@
+//! Replication with the JS reference client (dat@13 / dat@14: hyperdrive 9.16, hypercore
+//! 7.7.1, hypercore-protocol 6.12) over loopback TCP, both directions, full, live and sparse.
+//! Needs the JS lab (DAT_LAB or target/js-lab); skipped with a message without it, a failure
+//! under CI.
+#![allow(clippy::unwrap_used)]
+
+mod replicate_support;
+
+use dat_net::replication::Mode;
+use replicate_support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_share_to_rust_clone() {
+    let Some(lab) = dat_test::JsLab::get("js_share_to_rust_clone") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst, secrets) = (
+        tmp.path().join("src"),
+        tmp.path().join("dst"),
+        tmp.path().join("keys"),
+    );
+    sample_tree(&src, 5 * 1024 * 1024 + 3);
+    let (js, key, addr) = js_share(&lab, &src);
+
+    let (drive, _swarm) = clone_from(&dst, &secrets, key, Mode::Full, &[addr], false).await;
+    let version = complete_within(&drive, 60).await;
+    assert_same_tree(&src, &dst);
+    // The verified metadata is the JS writer's, byte for byte (every version's entry).
+    let ours = std::fs::read(dst.join(".dat/metadata.data")).unwrap();
+    let theirs = std::fs::read(src.join(".dat/metadata.data")).unwrap();
+    assert!(ours == theirs, "metadata.data differs");
+    assert_eq!(drive.progress().metadata.length, version + 1);
+    drop(js);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_share_to_js_dat13_cli_clone() {
+    let Some(lab) = dat_test::JsLab::get("rust_share_to_js_dat13_cli_clone") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst, secrets) = (
+        tmp.path().join("src"),
+        tmp.path().join("dst"),
+        tmp.path().join("keys"),
+    );
+    sample_tree(&src, 5 * 1024 * 1024 + 3);
+    let archive = create_share(&src, &secrets);
+    let key = archive.key();
+    let (_share, _swarm, addr) = serve(archive).await;
+
+    // The real `dat clone` CLI, pointed at us through a seeded local discovery server.
+    let mut cmd = lab_command(&lab, "bash");
+    cmd.arg(script("js-clone.sh"))
+        .arg(key.to_hex())
+        .arg(&dst)
+        .arg(addr.to_string())
+        .env("TIMEOUT", "120");
+    let mut js = Proc::spawn(cmd);
+    let status = tokio::task::spawn_blocking(move || {
+        let s = js.wait_exit(150);
+        (s, js)
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "dat clone failed: {:?}", status.1.seen);
+    assert_same_tree_js(&src, &dst);
+}
+
+async fn rust_share_to_dat_node(modules: &str) {
+    let Some(lab) = dat_test::JsLab::get("rust_share_to_dat_node") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst, secrets) = (
+        tmp.path().join("src"),
+        tmp.path().join("dst"),
+        tmp.path().join("keys"),
+    );
+    sample_tree(&src, 2 * 1024 * 1024 + 5);
+    let archive = create_share(&src, &secrets);
+    let key = archive.key();
+    let v1 = archive.version();
+    let (share, _swarm, addr) = serve(archive).await;
+
+    let mut js = js_dat_node_clone(&lab, modules, &key, addr, &dst, v1);
+    let (mut js, _) = tokio::task::spawn_blocking(move || {
+        let v = js.wait_for(60, |l| l.contains("\"sync\"").then_some(()));
+        (js, v)
+    })
+    .await
+    .unwrap();
+    assert_same_tree_js(&src, &dst);
+    assert!(js.wait_exit(10).success());
+    drop(share);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_share_to_js_dat13_dat_node() {
+    rust_share_to_dat_node("dat13").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_share_to_js_dat14_dat_node() {
+    rust_share_to_dat_node("dat14").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_js_writer_to_rust_sync() {
+    let Some(lab) = dat_test::JsLab::get("live_js_writer_to_rust_sync") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst, secrets) = (
+        tmp.path().join("src"),
+        tmp.path().join("dst"),
+        tmp.path().join("keys"),
+    );
+    sample_tree(&src, 300_000);
+    let (js, key, addr) = js_share(&lab, &src);
+    let (drive, _swarm) = clone_from(&dst, &secrets, key, Mode::Full, &[addr], false).await;
+    let v1 = complete_within(&drive, 60).await;
+
+    // `dat share` watches its folder: the new file becomes a new version, sent live.
+    write(&src, "later/added.bin", &bytes(77, 150_000));
+    version_within(&drive, v1 + 1, 60).await;
+    assert_same_tree(&src, &dst);
+    assert_eq!(
+        drive.progress().peers,
+        1,
+        "the same connection carried the update"
+    );
+    drop(js);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_rust_writer_to_js_dat_node() {
+    let Some(lab) = dat_test::JsLab::get("live_rust_writer_to_js_dat_node") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst, secrets) = (
+        tmp.path().join("src"),
+        tmp.path().join("dst"),
+        tmp.path().join("keys"),
+    );
+    sample_tree(&src, 300_000);
+    let archive = create_share(&src, &secrets);
+    let key = archive.key();
+    let v1 = archive.version();
+    let (share, _swarm, addr) = serve(archive).await;
+
+    let mut js = js_dat_node_clone(&lab, "dat13", &key, addr, &dst, v1 + 1);
+    let mut js = tokio::task::spawn_blocking(move || {
+        js.wait_for(60, |l| l.contains("\"sync\"").then_some(()));
+        js
+    })
+    .await
+    .unwrap();
+    write(&src, "later/added.bin", &bytes(78, 150_000));
+    let (share2, src2) = (share.clone(), src.clone());
+    let v2 = tokio::task::spawn_blocking(move || {
+        share2
+            .with_archive_blocking(|a| {
+                dat_drive::import(a, &src2, &dat_drive::ImportOptions::default()).unwrap();
+                a.version()
+            })
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(v2, v1 + 1);
+    let js = tokio::task::spawn_blocking(move || {
+        let s = js.wait_exit(60);
+        assert!(s.success(), "{:?}", js.seen);
+        js
+    })
+    .await
+    .unwrap();
+    assert!(
+        js.seen
+            .iter()
+            .any(|l| l.contains(&format!("\"version\":{v2}")))
+    );
+    assert_same_tree_js(&src, &dst);
+}

@@ -85,9 +85,9 @@ async fn rust_share_to_dat_node(modules: &str) {
     let (share, _swarm, addr) = serve(archive).await;
 
     let mut js = js_dat_node_clone(&lab, modules, &key, addr, &dst, v1);
-    let (mut js, _) = tokio::task::spawn_blocking(move || {
-        let v = js.wait_for(60, |l| l.contains("\"sync\"").then_some(()));
-        (js, v)
+    let mut js = tokio::task::spawn_blocking(move || {
+        js.wait_for(60, |l| l.contains("\"sync\"").then_some(()));
+        js
     })
     .await
     .unwrap();

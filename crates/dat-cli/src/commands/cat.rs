@@ -23,7 +23,7 @@ pub struct Args {
     version: Option<u64>,
     /// Only bytes START to END inclusive (as HTTP ranges: `0-99` is 100 bytes; `START-`
     /// reads to the end; `-N` is the last N bytes).
-    #[arg(long, value_name = "START-END")]
+    #[arg(long, value_name = "START-END", allow_hyphen_values = true)]
     range: Option<String>,
 }
 

@@ -358,6 +358,7 @@ fn js_reads_every_version_rust_wrote() {
         latest.version()
     );
     assert!(absent > 0, "older versions of changed files must be gone");
+    cat_streams(&home, &work, &share.shas["/big/two-hundred.bin"]);
 
     // Archival: every version of every file is there.
     let archival = Archive::open_sleep(&archival_dir).unwrap();
@@ -372,6 +373,57 @@ fn js_reads_every_version_rust_wrote() {
         archival.version(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// `dat cat` of the 200 MB file gives its bytes without holding them: peak RSS (GNU time's
+/// `%M`, when installed) stays far below the file's size.
+fn cat_streams(home: &Path, work: &str, want: &str) {
+    let time = Path::new("/usr/bin/time");
+    let mut cmd = if time.exists() {
+        let mut c = Command::new(time);
+        c.args(["-f", "peak-rss-kb %M"]).arg(dat_bin());
+        c
+    } else {
+        Command::new(dat_bin())
+    };
+    let started = Instant::now();
+    let mut child = cmd
+        .args(["cat", work, "/big/two-hundred.bin"])
+        .env("HOME", home)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut sha = Sha256Hex::default();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = stdout.read(&mut buf).unwrap();
+        if k == 0 {
+            break;
+        }
+        sha.update(&buf[..k]);
+        n += k as u64;
+    }
+    let out = child.wait_with_output().unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    assert!(out.status.success());
+    assert_eq!(n, BIG_FILE_BYTES);
+    assert_eq!(sha.finish(), want);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rss_kb = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak-rss-kb "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    println!(
+        "dat cat of 200 MB: {secs:.1} s ({:.0} MB/s), peak RSS {}",
+        BIG_FILE_BYTES as f64 / secs / 1e6,
+        rss_kb.map_or("not measured (no /usr/bin/time)".into(), |k| format!("{} MB", k / 1024))
+    );
+    if let Some(kb) = rss_kb {
+        assert!(kb < 64 * 1024, "dat cat held {kb} KB");
+    }
 }
 
 /// The versions at which JS's `wrote` lines left each path's bytes, replayed.

@@ -419,7 +419,10 @@ fn cat_streams(home: &Path, work: &str, want: &str) {
     println!(
         "dat cat of 200 MB: {secs:.1} s ({:.0} MB/s), peak RSS {}",
         BIG_FILE_BYTES as f64 / secs / 1e6,
-        rss_kb.map_or("not measured (no /usr/bin/time)".into(), |k| format!("{} MB", k / 1024))
+        rss_kb.map_or("not measured (no /usr/bin/time)".into(), |k| format!(
+            "{} MB",
+            k / 1024
+        ))
     );
     if let Some(kb) = rss_kb {
         assert!(kb < 64 * 1024, "dat cat held {kb} KB");

@@ -49,6 +49,14 @@ enum Command {
     DiscoveryServer(commands::discovery_server::Args),
     /// Check which discovery backends answer and which peers they find.
     Doctor(commands::doctor::Args),
+    /// Import a folder and serve it to peers, importing changes as they happen.
+    Share(commands::share::Args),
+    /// Download an archive into a folder (resumes an interrupted clone).
+    Clone(commands::clone::Args),
+    /// Update a clone to the newest version its peers have, then exit.
+    Pull(commands::pull::Args),
+    /// Keep a clone connected and live, downloading new versions as they appear.
+    Sync(commands::sync::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +73,10 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(args, &out),
         Command::DiscoveryServer(args) => commands::discovery_server::run(args, &out),
         Command::Doctor(args) => commands::doctor::run(args, &out),
+        Command::Share(args) => commands::share::run(args, &out),
+        Command::Clone(args) => commands::clone::run(args, &out),
+        Command::Pull(args) => commands::pull::run(args, &out),
+        Command::Sync(args) => commands::sync::run(args, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

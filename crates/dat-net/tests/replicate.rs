@@ -139,3 +139,52 @@ async fn sparse_read_fetches_only_the_range() {
     assert!(p.content.downloaded_blocks <= 17, "{p:?}");
     assert!(p.metadata.downloaded_blocks < 10, "{p:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_clone_resumes_without_refetching() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst, secrets) = (
+        tmp.path().join("src"),
+        tmp.path().join("dst"),
+        tmp.path().join("keys"),
+    );
+    sample_tree(&src, 48 * 1024 * 1024);
+    let archive = create_share(&src, &secrets);
+    let key = archive.key();
+    let (_share, _ss, addr) = serve(archive).await;
+
+    // First attempt: stopped (tasks aborted, nothing flushed) once some content is stored.
+    let (drive, swarm) = clone_from(&dst, &secrets, key, Mode::Full, &[addr], false).await;
+    let mut rx = drive.watch_progress();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while rx.borrow_and_update().content.have_blocks < 40 {
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    drop(swarm);
+    drop(drive);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let (drive, _swarm) = clone_from(&dst, &secrets, key, Mode::Full, &[addr], false).await;
+    let start = drive.progress();
+    complete_within(&drive, 60).await;
+    let end = drive.progress();
+    eprintln!(
+        "resume: {} of {} content blocks were stored, {} downloaded after restart",
+        start.content.have_blocks, end.content.wanted_blocks, end.content.downloaded_blocks
+    );
+    assert!(
+        start.content.have_blocks >= 40 && start.content.have_blocks < end.content.wanted_blocks
+    );
+    assert_eq!(
+        end.content.downloaded_blocks,
+        end.content.wanted_blocks - start.content.have_blocks
+    );
+    assert_eq!(
+        end.metadata.downloaded_blocks, 0,
+        "metadata was complete before the restart"
+    );
+    assert_same_tree(&src, &dst);
+}

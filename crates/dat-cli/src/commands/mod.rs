@@ -1,6 +1,7 @@
 //! One module per `dat` command.
 
 pub mod cat;
+pub mod clone;
 pub mod create;
 pub mod discovery_flags;
 pub mod discovery_server;
@@ -9,5 +10,9 @@ pub mod export;
 pub mod keys;
 pub mod log;
 pub mod ls;
+pub mod net_common;
+pub mod pull;
+pub mod share;
 pub mod status;
+pub mod sync;
 pub mod verify;

@@ -254,6 +254,24 @@ impl Drive {
         .await
     }
 
+    /// Download every metadata entry of the newest version (a listing of the whole archive
+    /// then needs no network); returns the version.
+    pub async fn fetch_metadata(&self) -> Result<u64, Error> {
+        let version = self.update().await?;
+        self.retry("downloading the metadata", |s| {
+            s.want(FeedKind::Metadata, 0..version + 1);
+            let have = s
+                .with_feed(FeedKind::Metadata, |f| f.downloaded(0..version + 1))
+                .unwrap_or(0);
+            Ok(if have > version {
+                Step::Done(version)
+            } else {
+                Step::Wait
+            })
+        })
+        .await
+    }
+
     /// Download `path` (a file, or a directory and everything below it) at the newest
     /// version: in a dat folder the files appear in the working folder. A directory needs its
     /// whole listing, so all metadata is fetched for it.

@@ -1,0 +1,181 @@
+//! `dat share [DIR]`: import the folder (creating its archive if needed), serve it over TCP
+//! to any number of peers, and keep importing what changes (polling, with the importer's
+//! unchanged-file skip) so that new versions reach connected peers live.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use dat_drive::{Archive, ImportOptions, ImportReport, import};
+use dat_net::replication::Drive;
+
+use super::net_common::{
+    DEFAULT_PORT, PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_swarm,
+};
+use crate::local::open_for_import;
+use crate::output::{Output, human_bytes, json_string};
+use crate::progress::{Counters, ImportProgress};
+
+/// Flags of `dat share`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The folder to share (default: the current folder).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// TCP port to listen on (default 3282, or a free port when 3282 is taken).
+    #[arg(long)]
+    port: Option<u16>,
+    #[command(flatten)]
+    peers: PeerArgs,
+    /// Import hidden files and folders too (dat skips names starting with `.`).
+    #[arg(long)]
+    hidden: bool,
+    /// Extra ignore patterns (gitignore syntax), besides `.datignore`.
+    #[arg(long = "ignore", value_name = "PATTERN")]
+    ignore: Vec<String>,
+    /// Do not import changes after the first import.
+    #[arg(long)]
+    no_watch: bool,
+    /// How often to look for changes, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    watch_interval: u64,
+}
+
+/// Share `args.dir` until interrupted.
+pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let counters = Arc::new(Counters::default());
+    let (mut archive, _created) = open_for_import(&args.dir, &counters)?;
+    counters.reset();
+    let opts = ImportOptions {
+        ignore_hidden: !args.hidden,
+        ignore: args.ignore.clone(),
+        ..ImportOptions::default()
+    };
+    let progress = ImportProgress::start(counters, out.progress());
+    let first = import_and_sync(&mut archive, &args, &opts);
+    progress.finish();
+    let report = first?;
+    out.note(format!(
+        "imported {}: {} files added, {} updated, {} unchanged ({})",
+        args.dir.display(),
+        report.added,
+        report.updated,
+        report.unchanged,
+        human_bytes(report.bytes)
+    ));
+    runtime()?.block_on(serve(args, *out, archive, opts))
+}
+
+fn import_and_sync(
+    archive: &mut Archive,
+    args: &Args,
+    opts: &ImportOptions,
+) -> anyhow::Result<ImportReport> {
+    let report = import(archive, &args.dir, opts)
+        .with_context(|| format!("importing {} failed", args.dir.display()))?;
+    if changed(&report) {
+        archive
+            .content_mut()
+            .sync()
+            .context("cannot sync the content feed")?;
+        archive
+            .metadata()
+            .sync()
+            .context("cannot sync the metadata feed")?;
+    }
+    Ok(report)
+}
+
+fn changed(r: &ImportReport) -> bool {
+    r.added + r.updated + r.deleted > 0
+}
+
+async fn serve(
+    args: Args,
+    out: Output,
+    archive: Archive,
+    opts: ImportOptions,
+) -> anyhow::Result<()> {
+    let key = archive.key();
+    let version = archive.version();
+    let drive = Drive::share(archive, drive_options());
+    let peers = args.peers.resolve().await?;
+    let any = |port| Some(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
+    let swarm = match start_swarm(&drive, any(args.port.unwrap_or(DEFAULT_PORT)), &peers).await {
+        Ok(s) => s,
+        // The default port is taken (another dat): any free port will do.
+        Err(_) if args.port.is_none() => start_swarm(&drive, any(0), &peers).await?,
+        Err(e) => return Err(e),
+    };
+    let port = swarm.local_addr().map_or(0, |a| a.port());
+    if out.json() {
+        out.record(&[
+            ("event", json_string("sharing")),
+            ("link", json_string(&format!("dat://{key}"))),
+            ("key", json_string(&key.to_hex())),
+            ("port", port.to_string()),
+            ("version", version.to_string()),
+        ]);
+    } else {
+        out.line(format!("dat://{key}"));
+        out.note(format!(
+            "sharing {} (version {version}) on port {port}{}; Ctrl-C to stop",
+            args.dir.display(),
+            if args.no_watch {
+                ""
+            } else {
+                ", watching for changes"
+            }
+        ));
+    }
+    let reporter = Reporter::start(&drive, out);
+    let interval = Duration::from_millis(args.watch_interval.max(50));
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let args = Arc::new(args);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(interval), if !args.no_watch => {
+                let (d, a, o) = (drive.clone(), args.clone(), opts.clone());
+                let result = tokio::task::spawn_blocking(move || {
+                    d.with_archive_blocking(|archive| {
+                        import_and_sync(archive, &a, &o).map(|r| (r, archive.version()))
+                    })
+                })
+                .await
+                .context("the import task failed")?;
+                match result {
+                    Some(Ok((r, v))) if changed(&r) => {
+                        if out.json() {
+                            out.record(&[
+                                ("event", json_string("imported")),
+                                ("version", v.to_string()),
+                                ("added", r.added.to_string()),
+                                ("updated", r.updated.to_string()),
+                                ("deleted", r.deleted.to_string()),
+                                ("bytes", r.bytes.to_string()),
+                            ]);
+                        } else {
+                            out.note(format!(
+                                "version {v}: {} added, {} updated, {} deleted ({})",
+                                r.added, r.updated, r.deleted, human_bytes(r.bytes)
+                            ));
+                        }
+                    }
+                    // A file that changed under the importer is picked up next time.
+                    Some(Err(e)) => out.note(format!("import: {e:#}")),
+                    _ => {}
+                }
+            }
+        }
+    }
+    reporter.stop().await;
+    drop(swarm);
+    drive.flush().await?;
+    Ok(())
+}

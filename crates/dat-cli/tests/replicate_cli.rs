@@ -1,0 +1,365 @@
+//! share, clone, pull and sync as a user runs them: the built `dat` binary over loopback TCP,
+//! against itself and against the JS client (dat@13 CLI). Every child is killed on drop and
+//! every wait is bounded. The JS tests need the lab (DAT_LAB or target/js-lab): skipped with
+//! a message without it, a failure under CI.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use dat_test::{JsLab, Json};
+
+fn dat() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dat"))
+}
+
+/// A child whose stdout lines arrive on a channel; SIGTERM then SIGKILL on drop.
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn wait_for<T>(&mut self, secs: u64, mut f: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    eprintln!("[child] {l}");
+                    let r = f(&l);
+                    self.seen.push(l);
+                    if let Some(v) = r {
+                        return v;
+                    }
+                }
+                Err(e) => panic!(
+                    "no expected line within {secs} s ({e}); saw {:?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    fn json_event(&mut self, secs: u64, event: &str) -> Json {
+        self.wait_for(secs, |l| {
+            dat_test::parse_json_lines(l)
+                .into_iter()
+                .find(|j| j["event"] == event)
+        })
+    }
+
+    fn wait_exit(&mut self, secs: u64) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    eprintln!("[child] {l}");
+                    self.seen.push(l);
+                }
+                return s;
+            }
+            while let Ok(l) = self.lines.try_recv() {
+                eprintln!("[child] {l}");
+                self.seen.push(l);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after {secs} s: {:?}",
+                self.seen
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+fn sample(dir: &Path) {
+    write(dir, "hello.txt", b"hello from the dat binary\n");
+    write(dir, "a/two.bin", &bytes(2, 200_000));
+    write(dir, "a/b/deep.txt", b"deep");
+    write(dir, "big.bin", &bytes(3, 3 * 1024 * 1024 + 11));
+}
+
+/// Non-empty regular files below `dir` (hidden names skipped): JS never creates empty ones.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for e in std::fs::read_dir(dir.join(&rel)).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let r = rel.join(&name);
+            if e.file_type().unwrap().is_dir() {
+                stack.push(r);
+            } else {
+                let data = std::fs::read(e.path()).unwrap();
+                if !data.is_empty() {
+                    out.insert(r.to_string_lossy().into_owned(), data);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn assert_same(a: &Path, b: &Path) {
+    let (ta, tb) = (tree(a), tree(b));
+    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
+    for (k, v) in &ta {
+        assert!(tb[k] == *v, "{k} differs");
+    }
+}
+
+struct Env {
+    tmp: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("home")).unwrap();
+        Self { tmp }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.tmp.path().join(p)
+    }
+
+    fn dat(&self, args: &[&str]) -> Command {
+        let mut c = dat();
+        c.args(args).env("HOME", self.path("home"));
+        c
+    }
+
+    /// `dat share DIR --port 0 --json`: the child, the key and the port.
+    fn share(&self, dir: &Path) -> (Proc, String, u16) {
+        let mut cmd = self.dat(&["--json", "share", "--port", "0", "--watch-interval", "200"]);
+        cmd.arg(dir);
+        let mut p = Proc::spawn(cmd);
+        let ev = p.json_event(60, "sharing");
+        let key = ev["key"].as_str().unwrap().to_string();
+        let port = ev["port"].as_u64().unwrap() as u16;
+        (p, key, port)
+    }
+
+    /// Run a `dat` command to completion (bounded), returning its JSON lines.
+    fn run(&self, args: &[&str]) -> Vec<Json> {
+        let mut p = Proc::spawn(self.dat(args));
+        let status = p.wait_exit(120);
+        assert!(status.success(), "dat {args:?} failed: {:?}", p.seen);
+        dat_test::parse_json_lines(&p.seen.join("\n"))
+    }
+}
+
+fn last(lines: &[Json], event: &str) -> Json {
+    lines
+        .iter()
+        .rev()
+        .find(|j| j["event"] == event)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {event} in {lines:?}"))
+}
+
+#[test]
+fn share_clone_sync_pull() {
+    let env = Env::new();
+    let (src, dst, live) = (env.path("src"), env.path("dst"), env.path("live"));
+    sample(&src);
+    let (_share, key, port) = env.share(&src);
+    let peer = format!("127.0.0.1:{port}");
+    let dst_s = dst.to_str().unwrap();
+
+    let lines = env.run(&["--json", "clone", &key, dst_s, "--peer", &peer]);
+    let cloned = last(&lines, "cloned");
+    assert_same(&src, &dst);
+    let v1 = cloned["version"].as_u64().unwrap();
+    assert!(lines.iter().any(|j| j["event"] == "metadata-complete"));
+
+    // A live clone: `dat sync` on a second clone sees the next version without reconnecting.
+    let live_s = live.to_str().unwrap();
+    env.run(&["--json", "clone", &key, live_s, "--peer", &peer]);
+    let mut sync =
+        Proc::spawn(env.dat(&["--json", "sync", live_s, "--peer", &peer, "--port", "0"]));
+    sync.json_event(30, "syncing");
+    write(&src, "new/later.txt", b"written while sync is connected");
+    let v2 = loop {
+        let ev = sync.json_event(30, "complete");
+        let v = ev["version"].as_u64().unwrap();
+        if v > v1 {
+            break v;
+        }
+    };
+    assert_same(&src, &live);
+    assert!(
+        !sync.seen.iter().any(|l| l.contains("peer-closed")),
+        "the update came over the first connection"
+    );
+    drop(sync);
+
+    // `dat pull` brings the first clone up to date and exits.
+    let lines = env.run(&["--json", "pull", dst_s, "--peer", &peer]);
+    assert!(last(&lines, "pulled")["version"].as_u64().unwrap() >= v2);
+    assert_same(&src, &dst);
+}
+
+#[test]
+fn clone_of_one_path_fetches_only_it() {
+    let env = Env::new();
+    let (src, dst) = (env.path("src"), env.path("dst"));
+    sample(&src);
+    let (_share, key, port) = env.share(&src);
+    let peer = format!("127.0.0.1:{port}");
+    let link = format!("dat://{key}/a/two.bin");
+    let lines = env.run(&[
+        "--json",
+        "clone",
+        &link,
+        dst.to_str().unwrap(),
+        "--peer",
+        &peer,
+    ]);
+    let p = last(&lines, "progress");
+    assert_eq!(
+        std::fs::read(dst.join("a/two.bin")).unwrap(),
+        bytes(2, 200_000)
+    );
+    assert!(!dst.join("big.bin").exists() && !dst.join("hello.txt").exists());
+    // 200 000 bytes are 4 blocks of 64 KiB; big.bin alone would be 49 more.
+    let blocks = p["content"]["downloadedBlocks"].as_u64().unwrap();
+    assert!(blocks <= 4, "{p}");
+}
+
+fn lab_cmd(lab: &JsLab, program: &str) -> Command {
+    let mut c = Command::new(program);
+    c.env("DAT_LAB", lab.root())
+        .env("HOME", lab.root().join("home"))
+        .env("NO_UPDATE_NOTIFIER", "1");
+    c
+}
+
+fn script(name: &str) -> PathBuf {
+    dat_test::interop_dir().join("scripts").join(name)
+}
+
+#[test]
+fn js_share_to_dat_clone() {
+    let Some(lab) = JsLab::get("js_share_to_dat_clone") else {
+        return;
+    };
+    let env = Env::new();
+    let (src, dst) = (env.path("src"), env.path("dst"));
+    sample(&src);
+    let mut cmd = lab_cmd(&lab, "bash");
+    cmd.arg(script("js-share.sh"))
+        .arg(&src)
+        .env("TIMEOUT", "300");
+    let mut js = Proc::spawn(cmd);
+    let key = js.wait_for(120, |l| l.strip_prefix("KEY=").map(String::from));
+    let addr = js.wait_for(10, |l| l.strip_prefix("ADDR=").map(String::from));
+    js.wait_for(10, |l| (l == "READY").then_some(()));
+
+    let lines = env.run(&[
+        "--json",
+        "clone",
+        &key,
+        dst.to_str().unwrap(),
+        "--peer",
+        &addr,
+    ]);
+    last(&lines, "cloned");
+    assert_same(&src, &dst);
+    let ours = std::fs::read(dst.join(".dat/metadata.data")).unwrap();
+    let theirs = std::fs::read(src.join(".dat/metadata.data")).unwrap();
+    assert!(ours == theirs, "metadata differs");
+}
+
+#[test]
+fn dat_share_to_js_clone() {
+    let Some(lab) = JsLab::get("dat_share_to_js_clone") else {
+        return;
+    };
+    let env = Env::new();
+    let (src, dst) = (env.path("src"), env.path("dst"));
+    sample(&src);
+    let (_share, key, port) = env.share(&src);
+    let mut cmd = lab_cmd(&lab, "bash");
+    cmd.arg(script("js-clone.sh"))
+        .arg(&key)
+        .arg(&dst)
+        .arg(format!("127.0.0.1:{port}"))
+        .env("TIMEOUT", "120");
+    let mut js = Proc::spawn(cmd);
+    assert!(
+        js.wait_exit(150).success(),
+        "JS dat clone failed: {:?}",
+        js.seen
+    );
+    assert_same(&src, &dst);
+}

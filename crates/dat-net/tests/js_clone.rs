@@ -6,7 +6,9 @@
 
 mod replicate_support;
 
-use dat_net::replication::Mode;
+use std::time::Duration;
+
+use dat_net::replication::{Drive, DriveOptions, Mode, Swarm, SwarmOptions};
 use replicate_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,4 +186,74 @@ async fn live_rust_writer_to_js_dat_node() {
             .any(|l| l.contains(&format!("\"version\":{v2}")))
     );
     assert_same_tree_js(&src, &dst);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sparse_read_of_a_range_from_js() {
+    let Some(lab) = dat_test::JsLab::get("sparse_read_of_a_range_from_js") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, store) = (tmp.path().join("src"), tmp.path().join("sparse"));
+    const MIB: usize = 1024 * 1024;
+    let big = bytes(5, 200 * MIB);
+    write(&src, "big.bin", &big);
+    write(&src, "small.txt", b"small");
+    // JS creates and serves the archive (hyperdrive 9.16 import, archival layout).
+    let mut cmd = lab_command(&lab, "node");
+    cmd.arg(script("dat-serve.js"))
+        .arg("--dir")
+        .arg(tmp.path().join("js-archive"))
+        .arg("--import")
+        .arg(&src)
+        .args(["--port", "0", "--timeout", "300", "--quiet"]);
+    let mut js = Proc::spawn(cmd);
+    let ready = js.wait_for(240, |l| {
+        dat_test::parse_json_lines(l)
+            .into_iter()
+            .find(|j| j["event"] == "ready")
+    });
+    let key =
+        dat_core::PublicKey::from_slice(&hex::decode(ready["key"].as_str().unwrap()).unwrap())
+            .unwrap();
+    let addr: std::net::SocketAddr = ready["addr"].as_str().unwrap().parse().unwrap();
+
+    let drive = Drive::clone_sleep(&store, key, Mode::Sparse, DriveOptions::default()).unwrap();
+    let swarm = Swarm::start(drive.clone(), SwarmOptions::default())
+        .await
+        .unwrap();
+    swarm.add_peer(addr);
+    let t0 = std::time::Instant::now();
+    let first = tokio::time::timeout(
+        Duration::from_secs(60),
+        drive.read("/big.bin", 100 * MIB as u64, 1),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let ttfb = t0.elapsed();
+    let got = tokio::time::timeout(
+        Duration::from_secs(120),
+        drive.read("/big.bin", 100 * MIB as u64, 10 * MIB as u64),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let total = t0.elapsed();
+    assert_eq!(first, big[100 * MIB..100 * MIB + 1]);
+    assert!(got == big[100 * MIB..110 * MIB], "bytes differ");
+    let p = drive.progress();
+    eprintln!(
+        "sparse from JS: first byte after {ttfb:?}, 10 MiB after {total:?}; {} content blocks ({} bytes), {} metadata blocks fetched; content feed length {}",
+        p.content.downloaded_blocks,
+        p.content.downloaded_bytes,
+        p.metadata.downloaded_blocks,
+        p.content.length
+    );
+    // 10 MiB of 64 KiB blocks is 160 (161 when unaligned), of a 3200-block file.
+    assert!(p.content.downloaded_blocks <= 161, "{p:?}");
+    assert!(p.content.downloaded_blocks >= 160, "{p:?}");
+    assert!(p.content.length >= 3200);
+    assert!(p.metadata.downloaded_blocks <= 4, "{p:?}");
+    drop(js);
 }

@@ -19,16 +19,20 @@ impl Feed {
         if let Some(key) = read_key(&storage)? {
             return Err(FeedError::AlreadyExists { key });
         }
+        // The key file is what makes a folder hold a feed, so it is written last, after the
+        // secret key is durable: a create cut short leaves no key (the next create starts
+        // over) rather than a feed whose owner has lost the right to write it.
         write_headers(&mut storage)?;
+        if let Some(secret) = storage.secret_key.as_mut() {
+            secret
+                .write_at(0, &keys.secret.to_libsodium_bytes())
+                .and_then(|()| secret.sync_data())
+                .map_err(io(Slot::SecretKey))?;
+        }
         storage
             .key
             .write_at(0, keys.public.as_bytes())
             .map_err(io(Slot::Key))?;
-        if let Some(secret) = storage.secret_key.as_mut() {
-            secret
-                .write_at(0, &keys.secret.to_libsodium_bytes())
-                .map_err(io(Slot::SecretKey))?;
-        }
         let bitfield = Bitfield::new(usize::from(crate::sleep::BITFIELD_PAGE_SIZE));
         Ok(Feed::assemble(
             storage,
@@ -45,6 +49,19 @@ impl Feed {
         let key = read_key(&storage)?.ok_or(FeedError::NoFeed)?;
         let secret = read_secret(&storage, &key)?;
         Feed::load(storage, key, secret)
+    }
+
+    /// Open the feed of `keys` stored here, or create it when no key is stored (a writer
+    /// resuming a create that was cut short). A different stored key is an error.
+    pub fn open_or_create(storage: FeedStorage, keys: KeyPair) -> Result<Feed, FeedError> {
+        match read_key(&storage)? {
+            Some(found) if found != keys.public => Err(FeedError::WrongKey {
+                expected: keys.public,
+                found,
+            }),
+            Some(_) => Feed::open(storage),
+            None => Feed::create(storage, keys),
+        }
     }
 
     /// Open the clone of `key` stored here, or start an empty one.

@@ -9,7 +9,7 @@ use crate::crypto::{hash_parent, hash_roots};
 use crate::error::{FeedError, io};
 use crate::feed::{Feed, read_opt};
 use crate::flat_tree;
-use crate::limits::{APPEND_CHUNK_BYTES, MAX_REPORTED_PROBLEMS};
+use crate::limits::{APPEND_CHUNK_BYTES, MAX_PUT_BLOCK, MAX_REPORTED_PROBLEMS};
 use crate::node::{NODE_RECORD_LEN, Node};
 use crate::sleep::HEADER_LEN;
 use crate::storage::Slot;
@@ -170,8 +170,16 @@ impl Feed {
             }
             Err(e) => return Err(e),
         };
-        // Leaf sizes come from the tree file: check they fit the data file before allocating.
-        let data_len = self.storage.data.len().map_err(io(Slot::Data))?;
+        // Leaf sizes come from the tree file. A run is cut after the chunk size, so only a
+        // leaf larger than any a peer may send can make it bigger than this bound: such a
+        // run must be in the data file before we allocate for it. (Honest runs skip the
+        // check: latest-mode working files cannot tell their length.)
+        let bound = APPEND_CHUNK_BYTES.saturating_add(MAX_PUT_BLOCK);
+        let data_len = if total > bound {
+            self.storage.data.len().map_err(io(Slot::Data))?
+        } else {
+            u64::MAX
+        };
         if offset
             .checked_add(total as u64)
             .is_none_or(|end| end > data_len)

@@ -57,12 +57,25 @@ impl Archive {
         data: ContentData,
         keys: KeyPair,
     ) -> Result<Self, DriveError> {
-        let content_keys = derive_content_keypair(&keys.secret);
+        let secret = keys.secret.clone();
         let meta = Feed::create(metadata, keys).map_err(DriveError::metadata)?;
-        let (metadata, working) = share(meta, &data);
+        Self::finish_create(meta, content, &data, &secret)
+    }
+
+    /// The second half of a create, also run when an archive is opened whose create was cut
+    /// short before the header entry: the content feed (created, or opened if it got that
+    /// far) and the header that names it.
+    fn finish_create(
+        meta: Feed,
+        content: FeedStorage,
+        data: &ContentData,
+        secret: &SecretKey,
+    ) -> Result<Self, DriveError> {
+        let content_keys = derive_content_keypair(secret);
+        let (metadata, working) = share(meta, data);
         let content =
             with_data(content, &working).with_slot(Slot::SecretKey, Box::new(MemoryStorage::new()));
-        let content = Feed::create(content, content_keys).map_err(DriveError::content)?;
+        let content = Feed::open_or_create(content, content_keys).map_err(DriveError::content)?;
         let header = IndexHeader::hyperdrive(content.key()).encode();
         let archive = Self::assemble(metadata, content, working);
         archive
@@ -95,11 +108,14 @@ impl Archive {
         data: ContentData,
         secret: Option<&SecretKey>,
     ) -> Result<Self, DriveError> {
+        let writer = meta.writable() && secret.is_some_and(|s| s.public_key() == *meta.key());
+        if let (0, true, Some(secret)) = (meta.len(), writer, secret) {
+            return Self::finish_create(meta, content, &data, secret);
+        }
         let header = meta.get(0).map_err(DriveError::metadata)?;
         let content_key = IndexHeader::decode(&header)
             .and_then(|h| h.content_key())
             .map_err(DriveError::BadHeader)?;
-        let writer = meta.writable() && secret.is_some_and(|s| s.public_key() == *meta.key());
         let (metadata, working) = share(meta, &data);
         let content = with_data(content, &working);
         let derived = secret.filter(|_| writer).map(derive_content_keypair);
@@ -112,7 +128,33 @@ impl Archive {
             _ => Feed::open_or_create_reader(content.without_secret_key(), content_key),
         }
         .map_err(DriveError::content)?;
-        Ok(Self::assemble(metadata, content, working))
+        let mut archive = Self::assemble(metadata, content, working);
+        if writer && archive.working.is_some() {
+            archive.drop_orphan_content()?;
+        }
+        Ok(archive)
+    }
+
+    /// Content blocks past the end of the last file the metadata names were appended by a
+    /// writer that stopped (killed, disk full) before writing that file's entry. In latest
+    /// mode their bytes are in no file the archive knows, so they are cleared from the
+    /// bitfield, as hyperdrive clears superseded content: the feed stays valid, verify
+    /// passes, peers are not offered them, and the next import appends the file again.
+    fn drop_orphan_content(&mut self) -> Result<(), DriveError> {
+        let mut end = 0;
+        // Deletions carry no Stat: walk back to the last entry that has one (entry 0 is the
+        // header). Only a run of trailing deletions is walked, one metadata read each.
+        for seq in (1..=self.version()).rev() {
+            if let Some(stat) = &self.entry_at(seq)?.stat {
+                end = stat.offset().saturating_add(stat.blocks());
+                break;
+            }
+        }
+        let len = self.content.len();
+        if end < len {
+            self.content.clear(end..len).map_err(DriveError::content)?;
+        }
+        Ok(())
     }
 
     /// The dat-node layout: `.dat/` in `dir` (metadata secret key under the DatDir's secret

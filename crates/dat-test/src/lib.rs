@@ -22,6 +22,38 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The `dat` binary for tests outside dat-cli: `DAT_BIN`, else the one beside the running test
+/// (cargo puts it there for `cargo test --workspace`), else built now with the test profile.
+pub fn dat_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("DAT_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|profile_dir| profile_dir.join("dat"))
+        .unwrap_or_else(|| PathBuf::from("dat"));
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "dat-cli",
+                "--bin",
+                "dat",
+                "--profile",
+                "test",
+            ])
+            .current_dir(workspace_root())
+            .status()
+            .unwrap_or_else(|e| panic!("cargo build: {e}"));
+        assert!(status.success(), "cannot build the dat binary");
+    }
+    assert!(bin.exists(), "no dat binary at {}", bin.display());
+    bin
+}
+
 /// The project's copy of the interop kit (`interop/`): vectors, fixtures, scripts.
 pub fn interop_dir() -> PathBuf {
     workspace_root().join("interop")

@@ -51,3 +51,20 @@ fn keys_outside_an_archive_fails_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Dat archive here"));
 }
+
+#[test]
+fn keys_of_an_archival_sleep_folder() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../interop/fixtures/sleep-layout-small/archive");
+    let out = dat(&["keys", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = std::fs::read(dir.join("metadata.key")).unwrap();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with(&format!("dat://{hex}\n")), "{text}");
+    assert!(text.contains("content key:"), "{text}");
+}

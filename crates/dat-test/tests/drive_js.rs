@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use dat_core::{DatDir, KeyPair};
 use dat_drive::{Archive, ImportOptions, import};
-use dat_test::{JsLab, Json, Sha256Hex, copy_dir};
+use dat_test::{JsLab, Json, Sha256Hex, copy_dir, dat_bin};
 
 /// What one side read: (version, path) → the file's location and its SHA-256, or `None` when
 /// its content is not stored.
@@ -35,35 +35,6 @@ type Location = (u64, u64, u64, u64);
 const BIG_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 const BIG_FILE_BYTES: u64 = 200 * 1000 * 1000;
-
-/// The `dat` binary: `DAT_BIN`, else beside this test's own target folder (cargo builds it
-/// for `cargo test -p dat-cli`), else built now.
-fn dat_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("DAT_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = profile_dir.join("dat");
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "dat-cli",
-                "--bin",
-                "dat",
-                "--profile",
-                "test",
-            ])
-            .current_dir(dat_test::workspace_root())
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build the dat binary");
-    }
-    assert!(bin.exists(), "no dat binary at {}", bin.display());
-    bin
-}
 
 fn dat(home: &Path, args: &[&str]) -> std::process::Output {
     let out = Command::new(dat_bin())

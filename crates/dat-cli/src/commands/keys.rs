@@ -1,10 +1,12 @@
-//! `dat keys [DIR]`: the archive's link and discovery key, read from `DIR/.dat`.
+//! `dat keys [DIR]`: the archive's link and discovery key, read from its key files alone
+//! (no feed is opened, so this works on a damaged archive too).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use dat_core::PublicKey;
 
+use crate::local::Layout;
 use crate::output::{Output, json_string};
 
 /// Flags of `dat keys`.
@@ -17,9 +19,11 @@ pub struct Args {
 
 /// Print the keys of the archive in `args.dir`.
 pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
-    let dat = args.dir.join(".dat");
-    let key = read_key(&dat.join("metadata.key"))?;
-    let content = read_key(&dat.join("content.key")).ok();
+    let layout = Layout::detect(&args.dir)
+        .with_context(|| format!("no Dat archive here ({})", args.dir.display()))?;
+    let sleep = layout.sleep_dir(&args.dir);
+    let key = read_key(&sleep.join("metadata.key"))?;
+    let content = read_key(&sleep.join("content.key")).ok();
     let dk = key.discovery_key();
     if out.json() {
         let mut fields = vec![

@@ -51,7 +51,7 @@ pub fn run(options: &Options) -> (Vec<Row>, Vec<String>) {
     for run in 0..options.runs {
         eprintln!("W1 run {}: Rust", run + 1);
         check::reset(&dir, &secrets);
-        let child = measure::rust_import(&dir, &secrets, 0);
+        let child = measure::rust_import(&dir, &secrets, 0, None);
         let import = measure::run(&child, root.path());
         assert_eq!(import.num("added"), 1.0, "Rust import: {}", import.result());
         let noop = measure::run(&child, root.path());
@@ -68,7 +68,7 @@ pub fn run(options: &Options) -> (Vec<Row>, Vec<String>) {
         );
         rust.push(size, &import, &noop);
         if run == 0 {
-            check::rust_read_back(&dir, &secrets, &expected);
+            check::rust_read_back(&dir, &secrets, &expected, true);
             leaves = check::content_leaves(&dir);
             meta = check::metadata_bytes(&dir);
         }
@@ -82,7 +82,7 @@ pub fn run(options: &Options) -> (Vec<Row>, Vec<String>) {
         assert_noop(&import, &noop, "JS");
         js.push(size, &import, &noop);
         if run == 0 {
-            check::js_read_back(&options.lab, &dir, &secrets, &expected, 1);
+            check::js_read_back(&options.lab, &dir, &secrets, &expected, 1, false);
             let js_leaves = check::content_leaves(&dir);
             same = leaves.len() == js_leaves.len()
                 && check::same_leaves(&leaves, &js_leaves, leaves.len());

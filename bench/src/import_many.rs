@@ -6,6 +6,7 @@
 //! the files it did.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::Options;
 use crate::check;
@@ -22,8 +23,9 @@ struct Shape {
     window: u64,
     /// Stop JS after this many files (0: all).
     js_max_files: u64,
-    /// Runs of the JS side (it may take minutes).
-    js_runs: usize,
+    /// Stop both sides after the time cap (`--js-cap-seconds`); a side whose first run is
+    /// stopped runs once.
+    capped: bool,
 }
 
 fn shapes(options: &Options) -> [Shape; 2] {
@@ -35,15 +37,15 @@ fn shapes(options: &Options) -> [Shape; 2] {
                 folders: 10,
                 window: 500,
                 js_max_files: 1000,
-                js_runs: 1,
+                capped: false,
             },
             Shape {
-                name: "W2 import 1k files of 1–4 KiB in one folder",
-                count: 1000,
+                name: "W2 import 2k files of 1–4 KiB in one folder",
+                count: 2000,
                 folders: 1,
                 window: 250,
                 js_max_files: 0,
-                js_runs: 1,
+                capped: true,
             },
         ];
     }
@@ -54,7 +56,7 @@ fn shapes(options: &Options) -> [Shape; 2] {
             folders: 100,
             window: 10_000,
             js_max_files: 10_000,
-            js_runs: options.runs,
+            capped: false,
         },
         Shape {
             name: "W2 import 20k files of 1–4 KiB in one folder",
@@ -62,7 +64,7 @@ fn shapes(options: &Options) -> [Shape; 2] {
             folders: 1,
             window: 2_000,
             js_max_files: 0,
-            js_runs: 1,
+            capped: true,
         },
     ]
 }
@@ -81,10 +83,9 @@ struct Runs {
 }
 
 impl Runs {
-    fn push(&mut self, out: &measure::Outcome, files: u64, window: u64, dir: &Path) {
-        let ms = out.num("ms");
-        self.rate.push(files as f64 / (ms / 1000.0));
-        self.ms.push(ms);
+    fn push(&mut self, out: &measure::Outcome, files: u64, secs: f64, window: u64, dir: &Path) {
+        self.rate.push(files as f64 / secs);
+        self.ms.push(secs * 1000.0);
         self.files.push(files as f64);
         self.cpu.push(out.cpu_s);
         self.rss.push(out.rss_mb);
@@ -128,38 +129,43 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
     let secrets = root.path().join("secrets");
     eprintln!("{}: generating", shape.name);
     let expected: Expected = data::small_files(&dir, shape.count, shape.folders);
-    let js_cap = if options.smoke {
-        30
-    } else {
-        options.js_cap_seconds
-    };
+    let js_cap = options.js_cap_seconds;
     let js_window = if shape.js_max_files > 0 {
         (shape.js_max_files / 10).max(1)
     } else {
         shape.window
     };
 
+    let cap = Duration::from_secs(js_cap);
     let mut rust = Runs::default();
     let mut leaves = Vec::new();
+    let mut rust_capped = false;
     for run in 0..options.runs {
         eprintln!("{} run {}: Rust", shape.name, run + 1);
         check::reset(&dir, &secrets);
-        let out = measure::run(
-            &measure::rust_import(&dir, &secrets, shape.window),
-            root.path(),
-        );
-        assert_eq!(out.num("added"), shape.count as f64, "{}", out.result());
-        rust.push(&out, shape.count, shape.window, &dir);
+        let child = measure::rust_import(&dir, &secrets, shape.window, shape.capped.then_some(cap));
+        let out = measure::run(&child, root.path());
+        let (files, secs) = if out.capped {
+            (out.files, out.sampled.as_secs_f64())
+        } else {
+            assert_eq!(out.num("added"), shape.count as f64, "{}", out.result());
+            (shape.count, out.num("ms") / 1000.0)
+        };
+        rust.push(&out, files, secs, shape.window, &dir);
         if run == 0 {
-            check::rust_read_back(&dir, &secrets, &expected);
+            check::rust_read_back(&dir, &secrets, &expected, !out.capped);
             leaves = check::content_leaves(&dir);
+        }
+        if out.capped {
+            rust_capped = true;
+            break;
         }
     }
 
     let mut js = Runs::default();
     let mut same = false;
     let mut stopped = String::new();
-    for run in 0..shape.js_runs {
+    for run in 0..options.runs {
         eprintln!("{} run {}: JS", shape.name, run + 1);
         check::reset(&dir, &secrets);
         let child = measure::js_import(
@@ -168,16 +174,30 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
             &secrets,
             js_window,
             shape.js_max_files,
-            js_cap,
+            if shape.capped || shape.js_max_files > 0 {
+                js_cap
+            } else {
+                0
+            },
         );
         let out = measure::run(&child, root.path());
         let files = out.num("files") as u64;
-        js.push(&out, files, js_window, &dir);
+        js.push(&out, files, out.num("ms") / 1000.0, js_window, &dir);
         stopped = out.result()["stopped"].as_str().unwrap_or("").to_string();
         if run == 0 {
-            check::js_read_back(&options.lab, &dir, &secrets, &expected, files);
+            check::js_read_back(
+                &options.lab,
+                &dir,
+                &secrets,
+                &expected,
+                files,
+                !stopped.is_empty(),
+            );
             let js_leaves = check::content_leaves(&dir);
-            same = check::same_leaves(&leaves, &js_leaves, files as usize);
+            same = check::same_leaves(&leaves, &js_leaves, files.min(leaves.len() as u64) as usize);
+        }
+        if stopped == "max-seconds" {
+            break;
         }
     }
     check::reset(&dir, &secrets);
@@ -186,9 +206,18 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
     let flat = rust_windows.iter().copied().fold(f64::MIN, f64::max)
         / rust_windows.iter().copied().fold(f64::MAX, f64::min);
     let js_files = median(js.files.clone()) as u64;
+    let rust_files = median(rust.files.clone()) as u64;
+    let rust_scope = if rust_capped {
+        format!("Rust: stopped at {rust_files} files after {js_cap} s (1 run)")
+    } else {
+        format!("Rust: all {rust_files} files")
+    };
     let js_scope = match stopped.as_str() {
         "max-files" => format!("JS: its first {js_files} files"),
-        "max-seconds" => format!("JS: stopped at {js_files} files after {js_cap} s"),
+        "max-seconds" => format!(
+            "JS: stopped at {js_files} files after {js_cap} s ({} run)",
+            js.files.len()
+        ),
         _ => format!("JS: all {js_files} files"),
     };
     let row = Row {
@@ -201,15 +230,9 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
             if same { "=" } else { "≠ (!)" }
         ),
         note: format!(
-            "Rust: all {} files, {}-file windows flat within **{flat:.2}×** (max/min); {js_scope}{}; \
+            "{rust_scope}, {}-file windows flat within **{flat:.2}×** (max/min); {js_scope}; \
              metadata {:.0} B/file Rust, {:.0} B/file JS",
-            shape.count,
             shape.window,
-            if shape.js_runs < options.runs {
-                format!(" ({} JS run)", shape.js_runs)
-            } else {
-                String::new()
-            },
             median(rust.meta_per_file.clone()),
             median(js.meta_per_file.clone()),
         ),
@@ -222,21 +245,23 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
     };
     let details = vec![
         format!(
-            "{}: Rust files/s per {}-file window (median of {} runs): {} — max/min {flat:.2}; \
-             total {:.2} s, peak RSS {:.0} MB",
+            "{}: Rust files/s per {}-file window (median of {} run(s)): {} — {rust_scope}, \
+             max/min {flat:.2}, {:.1} s, peak RSS {:.0} MB",
             shape.name,
             shape.window,
             rust.windows.len(),
             fmt(&rust_windows),
             median(rust.ms.clone()) / 1000.0,
-            median_side(&[], &[], &rust.rss).rss_mb.unwrap_or(f64::NAN),
+            median(rust.rss.clone()),
         ),
         format!(
-            "{}: JS files/s per {js_window}-file window ({} run(s)): {} — {js_scope}, {:.1} s",
+            "{}: JS files/s per {js_window}-file window ({} run(s)): {} — {js_scope}, {:.1} s, \
+             peak RSS {:.0} MB",
             shape.name,
             js.windows.len(),
             fmt(&js.window_medians()),
             median(js.ms.clone()) / 1000.0,
+            median(js.rss.clone()),
         ),
     ];
     (row, details)

@@ -33,7 +33,8 @@ pub struct Options {
     pub smoke: bool,
     /// The JS reference peer.
     pub lab: JsLab,
-    /// Longest a JS import may run where it cannot finish (W2, one folder).
+    /// Longest an import may run where it cannot finish (W2, one folder; default 120 s, 30 s
+    /// in smoke mode).
     pub js_cap_seconds: u64,
 }
 
@@ -47,7 +48,7 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut runs = 3;
     let mut smoke = false;
-    let mut js_cap_seconds = 120;
+    let mut js_cap_seconds = None;
     let mut workloads: Vec<String> = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -55,7 +56,7 @@ fn main() -> ExitCode {
             "--smoke" => smoke = true,
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).unwrap_or(3),
             "--js-cap-seconds" => {
-                js_cap_seconds = args.next().and_then(|n| n.parse().ok()).unwrap_or(120);
+                js_cap_seconds = args.next().and_then(|n| n.parse().ok());
             }
             "--only" => workloads.extend(
                 args.next()
@@ -91,25 +92,26 @@ fn main() -> ExitCode {
         runs: if smoke { 1 } else { runs.max(1) },
         smoke,
         lab,
-        js_cap_seconds,
+        js_cap_seconds: js_cap_seconds.unwrap_or(if smoke { 30 } else { 120 }),
     };
     let mut rows = Vec::new();
     let mut details = Vec::new();
     for workload in &workloads {
-        match workload.to_ascii_lowercase().as_str() {
-            "feed-append-64k" => rows.push(feed_append::run(&options, feed_append::BIG)),
-            "feed-append-1k" => rows.push(feed_append::run(&options, feed_append::SMALL)),
-            "w1" => {
-                let (r, d) = import_big::run(&options);
-                rows.extend(r);
-                details.extend(d);
-            }
-            _ => {
-                let (r, d) = import_many::run(&options);
-                rows.extend(r);
-                details.extend(d);
-            }
+        let (r, d) = match workload.to_ascii_lowercase().as_str() {
+            "feed-append-64k" => (vec![feed_append::run(&options, feed_append::BIG)], vec![]),
+            "feed-append-1k" => (vec![feed_append::run(&options, feed_append::SMALL)], vec![]),
+            "w1" => import_big::run(&options),
+            _ => import_many::run(&options),
+        };
+        // Each result as soon as it is known, in case a later workload fails.
+        for row in &r {
+            eprintln!("{}", report::line(row));
         }
+        for d in &d {
+            eprintln!("- {d}");
+        }
+        rows.extend(r);
+        details.extend(d);
     }
     report::print(&rows, &details, &options);
     ExitCode::SUCCESS

@@ -24,6 +24,12 @@ pub struct Outcome {
     /// Times (since the metadata header was first seen) at which the file count reached each
     /// multiple of the window size.
     pub marks: Vec<Duration>,
+    /// The child was stopped by its time cap (it printed no result).
+    pub capped: bool,
+    /// Files in the archive when it ended (metadata length − 1, sampled from outside).
+    pub files: u64,
+    /// From the first metadata entry seen to the child's end, as sampled from outside.
+    pub sampled: Duration,
 }
 
 impl Outcome {
@@ -68,6 +74,8 @@ pub struct Child {
     pub window: u64,
     /// Hard bound; the child is killed by `timeout` after it.
     pub timeout: Duration,
+    /// Whether being stopped at `timeout` is a result (a capped run) rather than a failure.
+    pub capped_ok: bool,
 }
 
 /// Entries in the metadata feed, from the size of its signatures file.
@@ -89,7 +97,7 @@ pub fn run(child: &Child, scratch: &Path) -> Outcome {
         .arg(&time_out)
         .arg("timeout")
         .arg("-k")
-        .arg("5")
+        .arg("10")
         .arg(child.timeout.as_secs().max(1).to_string())
         .args(&child.argv)
         .stdin(Stdio::null())
@@ -103,6 +111,19 @@ pub fn run(child: &Child, scratch: &Path) -> Outcome {
         .unwrap_or_else(|e| panic!("cannot run /usr/bin/time: {e}"));
     let mut marks = Vec::new();
     let mut t0: Option<Instant> = None;
+    let mut sample = |marks: &mut Vec<Duration>| {
+        let len = metadata_len(&child.archive);
+        let now = Instant::now();
+        if len > 0 {
+            let start = *t0.get_or_insert(now);
+            let files = len - 1;
+            while child.window > 0 && files >= (marks.len() as u64 + 1) * child.window {
+                marks.push(now - start);
+            }
+            return (files, now - start);
+        }
+        (0, Duration::ZERO)
+    };
     let status = loop {
         if let Some(status) = proc
             .try_wait()
@@ -110,21 +131,14 @@ pub fn run(child: &Child, scratch: &Path) -> Outcome {
         {
             break status;
         }
-        if child.window > 0 {
-            let len = metadata_len(&child.archive);
-            let now = Instant::now();
-            if len > 0 {
-                let start = *t0.get_or_insert(now);
-                let files = len - 1;
-                while files >= (marks.len() as u64 + 1) * child.window {
-                    marks.push(now - start);
-                }
-            }
-        }
+        sample(&mut marks);
         std::thread::sleep(Duration::from_millis(2));
     };
+    let (files, sampled) = sample(&mut marks);
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    if !status.success() {
+    // `timeout` exits 124 when it stopped the command (137 if it had to kill it).
+    let capped = child.capped_ok && matches!(status.code(), Some(124 | 137));
+    if !status.success() && !capped {
         panic!(
             "{:?} failed ({status}):\nstdout:\n{}\nstderr:\n{}",
             child.argv,
@@ -148,11 +162,15 @@ pub fn run(child: &Child, scratch: &Path) -> Outcome {
         cpu_s: user + sys,
         rss_mb: rss_kb * 1024.0 / 1e6,
         marks,
+        capped,
+        files,
+        sampled,
     }
 }
 
-/// The bench binary itself, to run `bench child-import`.
-pub fn rust_import(dir: &Path, secrets: &Path, window: u64) -> Child {
+/// The bench binary itself, to run `bench child-import`; with `cap`, it is stopped after that
+/// long (a capped run).
+pub fn rust_import(dir: &Path, secrets: &Path, window: u64, cap: Option<Duration>) -> Child {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current exe: {e}"));
     Child {
         argv: vec![
@@ -164,7 +182,8 @@ pub fn rust_import(dir: &Path, secrets: &Path, window: u64) -> Child {
         env: Vec::new(),
         archive: dir.to_path_buf(),
         window,
-        timeout: Duration::from_secs(3600),
+        timeout: cap.unwrap_or(Duration::from_secs(3600)),
+        capped_ok: cap.is_some(),
     }
 }
 
@@ -201,5 +220,6 @@ pub fn js_import(
         archive: dir.to_path_buf(),
         window,
         timeout,
+        capped_ok: false,
     }
 }

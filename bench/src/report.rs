@@ -67,30 +67,36 @@ fn figure(v: f64) -> String {
     }
 }
 
+/// The table's header lines.
+pub const HEADER: &str = "| workload | dat-rs | JS reference | Rust/JS | CPU s (Rust / JS) | peak RSS MB (Rust / JS) | check | notes |
+|---|---|---|---|---|---|---|---|";
+
+/// One row of the table.
+pub fn line(row: &Row) -> String {
+    format!(
+        "| {} | {} {} | {} {} | **{:.2}×** | {} / {} | {} / {} | {} | {} |",
+        row.workload,
+        figure(row.rust.figure),
+        row.unit,
+        figure(row.js.figure),
+        row.unit,
+        row.rust.figure / row.js.figure,
+        cost(row.rust.cpu_s, 2),
+        cost(row.js.cpu_s, 2),
+        cost(row.rust.rss_mb, 0),
+        cost(row.js.rss_mb, 0),
+        row.check,
+        row.note
+    )
+}
+
 /// Print the table, then the details, with the machine it ran on.
 pub fn print(rows: &[Row], details: &[String], options: &Options) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
-    println!(
-        "| workload | dat-rs | JS reference | Rust/JS | CPU s (Rust / JS) | peak RSS MB (Rust / JS) | check | notes |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("{HEADER}");
     for row in rows {
-        println!(
-            "| {} | {} {} | {} {} | **{:.2}×** | {} / {} | {} / {} | {} | {} |",
-            row.workload,
-            figure(row.rust.figure),
-            row.unit,
-            figure(row.js.figure),
-            row.unit,
-            row.rust.figure / row.js.figure,
-            cost(row.rust.cpu_s, 2),
-            cost(row.js.cpu_s, 2),
-            cost(row.rust.rss_mb, 0),
-            cost(row.js.rss_mb, 0),
-            row.check,
-            row.note
-        );
+        println!("{}", line(row));
     }
     println!();
     for d in details {

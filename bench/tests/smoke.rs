@@ -23,7 +23,7 @@ fn smoke_run_prints_a_checked_table() {
         "| W1 import one 8 MiB file",
         "| W1 no-op re-import",
         "| W2 import 2k files",
-        "| W2 import 1k files of 1–4 KiB in one folder",
+        "| W2 import 2k files of 1–4 KiB in one folder",
         "| feed append, 100k",
     ] {
         let line = stdout

@@ -55,17 +55,20 @@ function runImport () {
     if (finished) return
     finished = true
     const archive = dat.archive
-    const info = {
-      files,
-      stopped,
-      metadataLength: archive.metadata.length,
-      contentLength: archive.content ? archive.content.length : 0,
-      contentBytes: archive.content ? archive.content.byteLength : 0
-    }
+    // Files whose import completed; a stopped import may also store the one in flight.
+    const done = files
     dat.close((err) => {
       if (err) C.log('close: ' + err.message)
       const ms = Number(process.hrtime.bigint() - start) / 1e6
-      C.emit(Object.assign({ event: 'bench', ms }, info))
+      C.emit({
+        event: 'bench',
+        ms,
+        files: done,
+        stopped,
+        metadataLength: archive.metadata.length,
+        contentLength: archive.content ? archive.content.length : 0,
+        contentBytes: archive.content ? archive.content.byteLength : 0
+      })
       process.exit(0)
     })
   }

@@ -188,3 +188,139 @@ async fn interrupted_clone_resumes_without_refetching() {
     );
     assert_same_tree(&src, &dst);
 }
+
+/// A peer written with dat-wire that serves the metadata honestly but corrupts every content
+/// block it sends (one flipped byte, honest proof).
+async fn corrupting_peer(listener: tokio::net::TcpListener, archive: dat_drive::Archive) -> u32 {
+    use dat_wire::message::{Data, Have};
+    use dat_wire::{Event, Message, Replicator, ReplicatorOptions, Session, SessionOptions};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut corrupted = 0;
+    let Ok((mut tcp, _)) = listener.accept().await else {
+        return 0;
+    };
+    drop(listener); // one connection only: a redial would fail
+    let t0 = std::time::Instant::now();
+    let mut session = Session::new(SessionOptions::new([7; 32]), t0);
+    let ch0 = session.open_feed(archive.key(), [1; 24]).unwrap();
+    let ch1 = session.open_feed(archive.content_key(), [2; 24]).unwrap();
+    let opts = ReplicatorOptions {
+        download: false,
+        ..Default::default()
+    };
+    let mut meta = Replicator::new(ch0, opts);
+    let mut remote_tree = dat_core::RemoteTree::new();
+    let (mut buf, mut out) = (vec![0u8; 65536], Vec::new());
+    loop {
+        session.poll_transmit(&mut out);
+        if tcp.write_all(&out).await.is_err() {
+            return corrupted;
+        }
+        out.clear();
+        let n = match tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return corrupted,
+        };
+        let now = std::time::Instant::now();
+        session.handle_input(now, &buf[..n]);
+        while let Some(ev) = session.poll_event() {
+            match ev {
+                Event::Handshake(_) => meta.start(now, &mut session, &archive.metadata()),
+                Event::Message { channel, message } if channel == ch0 => {
+                    let _ =
+                        meta.handle_message(now, &mut session, &mut archive.metadata(), &message);
+                }
+                Event::Message {
+                    channel,
+                    message: Message::Want(_),
+                } if channel == ch1 => {
+                    let have = Have {
+                        start: 0,
+                        length: Some(archive.content().len()),
+                        bitfield: None,
+                        ack: false,
+                    };
+                    session.send(ch1, &Message::Have(have)).unwrap();
+                }
+                Event::Message {
+                    channel,
+                    message: Message::Request(r),
+                } if channel == ch1 => {
+                    let c = archive.content();
+                    let proof = c.proof(r.index, r.nodes, false, &mut remote_tree).unwrap();
+                    let mut value = c.get(r.index).unwrap();
+                    value[0] ^= 1;
+                    corrupted += 1;
+                    let data = Data {
+                        index: r.index,
+                        value: Some(value.into()),
+                        nodes: proof.nodes,
+                        signature: proof.signature,
+                    };
+                    session.send(ch1, &Message::Data(data)).unwrap();
+                }
+                Event::Closed(_) => return corrupted,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupting_peer_is_banned_and_the_clone_completes_from_an_honest_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst, secrets) = (
+        tmp.path().join("src"),
+        tmp.path().join("dst"),
+        tmp.path().join("keys"),
+    );
+    sample_tree(&src, 4 * 1024 * 1024);
+    let archive = create_share(&src, &secrets);
+    let key = archive.key();
+    // The hostile peer reads the same feeds through a second handle.
+    let copy = dat_drive::Archive::open_dat(&src, &dat_dir(&src, &secrets)).unwrap();
+    let hostile = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hostile_addr = hostile.local_addr().unwrap();
+    let hostile_task = tokio::spawn(corrupting_peer(hostile, copy));
+    let (_share, _ss, honest_addr) = serve(archive).await;
+
+    std::fs::create_dir_all(&dst).unwrap();
+    let drive = Drive::clone_dat(
+        &dst,
+        dat_dir(&dst, &secrets),
+        key,
+        Mode::Full,
+        DriveOptions::default(),
+    )
+    .unwrap();
+    let mut events = drive.events();
+    let swarm = dat_net::replication::Swarm::start(drive.clone(), Default::default())
+        .await
+        .unwrap();
+    swarm.add_peer(hostile_addr);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    swarm.add_peer(honest_addr);
+    complete_within(&drive, 30).await;
+    assert_same_tree(&src, &dst);
+    let corrupted = hostile_task.await.unwrap();
+    assert!(corrupted > 0, "the hostile peer was asked for blocks");
+    let mut banned = false;
+    while let Ok(ev) = events.try_recv() {
+        match ev {
+            dat_net::replication::NetEvent::PeerClosed {
+                addr,
+                action,
+                reason,
+            } if addr == hostile_addr => {
+                eprintln!("hostile peer closed: {reason}");
+                banned |= action == dat_wire::PeerAction::Ban;
+            }
+            dat_net::replication::NetEvent::DialFailed { addr, .. } => {
+                assert_ne!(addr, hostile_addr, "a banned peer is not dialed again")
+            }
+            _ => {}
+        }
+    }
+    assert!(banned);
+}

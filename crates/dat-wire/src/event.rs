@@ -119,6 +119,21 @@ pub enum SessionError {
         /// Bytes held.
         bytes: usize,
     },
+    /// The remote sent more Feed messages than it could honestly open feeds (JS never reuses
+    /// a channel id, so at most [`MAX_FEEDS`](crate::MAX_FEEDS) per connection).
+    #[error("remote sent {opens} Feed messages; at most 256 feeds per connection")]
+    TooManyOpens {
+        /// Feed messages received.
+        opens: u64,
+    },
+    /// Input piled up past [`MAX_PENDING_INPUT`](crate::session::MAX_PENDING_INPUT) while the
+    /// session waited for its events to be taken or its output to be transmitted: the remote
+    /// sends (requests) without reading our answers.
+    #[error("remote sent {bytes} bytes while its earlier messages were still being answered")]
+    Backlog {
+        /// Bytes held.
+        bytes: usize,
+    },
     /// Nothing arrived within the silence window (JS "Remote timed out").
     #[error("remote timed out")]
     Timeout,

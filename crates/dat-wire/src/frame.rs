@@ -7,11 +7,7 @@
 
 use dat_core::protobuf::{read_varint, varint_len, write_varint};
 
-/// Largest frame (header + body) a peer may announce: 8 MiB, as JS `hypercore-protocol`.
-pub const MAX_FRAME_LEN: u64 = 8 * 1024 * 1024;
-
-/// Most channels (feeds) one connection may use, as JS `maxFeeds`.
-pub const MAX_FEEDS: u64 = 256;
+pub use crate::limits::{MAX_FEEDS, MAX_FRAME_LEN};
 
 /// Bytes of the longest length prefix JS accepts (`varint.encodingLength(8388608)`).
 const MAX_LEN_PREFIX: usize = 4;
@@ -109,9 +105,14 @@ impl FrameDecoder {
             return parse_frame(body).map(Some);
         }
         let take = self.missing.min(input.len());
-        if self.buf.is_empty() {
-            // Reserve only what has arrived: a peer announcing 8 MiB and sending 1 byte costs 1 byte.
-            self.buf.reserve(take);
+        // Grow only by what has arrived (a peer announcing 8 MiB and sending 1 byte costs 1
+        // byte), doubling for amortised cost, but never past the frame's own length: the
+        // buffer of an 8 MiB frame is 8 MiB, not the 16 MiB plain doubling could reach.
+        let need = self.buf.len() + take;
+        if need > self.buf.capacity() {
+            let frame_len = self.buf.len() + self.missing;
+            let target = need.max(2 * self.buf.capacity()).min(frame_len);
+            self.buf.reserve_exact(target - self.buf.len());
         }
         self.buf.extend_from_slice(&input[..take]);
         *input = &input[take..];
@@ -254,6 +255,25 @@ mod tests {
             FrameDecoder::new().decode(&mut input),
             Err(FrameError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn partial_frame_buffer_never_exceeds_the_frame() {
+        let len = MAX_FRAME_LEN as usize;
+        let mut wire = Vec::new();
+        write_varint(&mut wire, MAX_FRAME_LEN);
+        wire.push(0x02);
+        wire.resize(4 + len, 0);
+        // 65432 * 2^7 falls just short of 8 MiB, so plain doubling would end at 16 MiB.
+        let mut d = FrameDecoder::new();
+        let mut most = 0;
+        for mut piece in wire.chunks(65_432) {
+            while let Some(f) = d.decode(&mut piece).expect("valid") {
+                assert!(matches!(f, Frame::Message { kind: 2, .. }));
+            }
+            most = most.max(d.buf.capacity());
+        }
+        assert_eq!(most, len);
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod xsalsa20;
 pub use event::{Channel, CloseReason, Event, PeerAction, SendError, SessionError};
 pub use session::{Session, SessionOptions};
 pub mod fuzzing;
+pub mod limits;
 pub mod remote_bitfield;
 pub mod replicator;
 

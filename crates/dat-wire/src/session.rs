@@ -7,6 +7,13 @@
 //! clear, everything after it XSalsa20, DAT-SPEC §4.3), maps the remote's channel ids to feeds
 //! by discovery key, holds back messages for feeds not yet opened, pings before JS would drop
 //! us, and closes with a typed reason on anything JS would destroy the stream for.
+//!
+//! Bounded whatever the peer sends (see [`crate::limits`]): parsing stops while the
+//! application has [`MAX_QUEUED_EVENTS`] events (or [`MAX_QUEUED_EVENT_BYTES`]) to take, and no
+//! event is handed out while more than [`MAX_QUEUED_OUT`] bytes wait to be transmitted; the
+//! input that waits meanwhile is held up to [`MAX_PENDING_INPUT`], past which the peer is
+//! dropped. A driver that reads only when [`Session::wants_input`] never holds more than one
+//! read of input.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -16,18 +23,13 @@ use dat_core::{DiscoveryKey, PublicKey};
 use crate::channels::Channels;
 use crate::cipher::{CipherFactory, StreamCipher, XSalsa20Cipher};
 use crate::event::{Channel, CloseReason, Event, SendError, SessionError};
-use crate::frame::{Frame, FrameDecoder, encode_ping};
+use crate::frame::{Frame, FrameDecoder, MAX_FEEDS, encode_ping};
+pub use crate::limits::{MAX_BUFFERED, MAX_BUFFERED_BYTES, MAX_PENDING_INPUT};
+use crate::limits::{MAX_QUEUED_EVENT_BYTES, MAX_QUEUED_EVENTS, MAX_QUEUED_OUT};
 use crate::message::{self, Handshake, Message, MessageError};
 
-/// Messages held for a channel we have not opened (JS allows 16 before destroying).
-pub const MAX_BUFFERED: usize = 16;
-
-/// Bytes held across all unopened channels: 16 messages on 256 channels of 8 MiB Data would
-/// be 32 GiB, so the total is bounded too.
-pub const MAX_BUFFERED_BYTES: usize = 16 * 1024 * 1024;
-
-/// Bytes held undecrypted while waiting for the application to open the first feed.
-pub const MAX_PENDING_INPUT: usize = 16 * 1024 * 1024;
+/// Capacity of an emptied input or output buffer worth keeping for the next use.
+const KEEP_BUFFER_CAPACITY: usize = 1024 * 1024;
 
 /// How a session behaves; [`SessionOptions::new`] gives dat's choices.
 #[derive(Clone, Debug)]
@@ -80,10 +82,16 @@ pub struct Session {
     remote_nonce: Option<[u8; 24]>,
     tx: Option<Box<dyn StreamCipher>>,
     rx: Option<Box<dyn StreamCipher>>,
-    /// Input held (undecrypted) until a local feed gives the key (JS `_needsKey`).
+    /// Parsing waits until a local feed gives the key (JS `_needsKey`).
     stalled: bool,
-    pending_input: Vec<u8>,
+    /// Received bytes not parsed yet (`input[input_pos..]`): plaintext iff `rx` is set.
+    input: Vec<u8>,
+    input_pos: usize,
     buffered_bytes: usize,
+    /// Approximate bytes held by `events` (see `event_size`).
+    event_bytes: usize,
+    /// Feed messages received (each opens or re-opens a remote channel).
+    remote_opens: u64,
     remote_handshake: Option<Handshake<'static>>,
     out: Vec<u8>,
     events: VecDeque<Event>,
@@ -121,8 +129,11 @@ impl Session {
             tx: None,
             rx: None,
             stalled: false,
-            pending_input: Vec::new(),
+            input: Vec::new(),
+            input_pos: 0,
             buffered_bytes: 0,
+            event_bytes: 0,
+            remote_opens: 0,
             remote_handshake: None,
             out: Vec::new(),
             events: VecDeque::new(),
@@ -179,7 +190,7 @@ impl Session {
             self.key = Some((key, dk));
             self.tx = Some((self.options.cipher)(&key, &nonce));
             if let Some(n) = self.remote_nonce {
-                self.rx = Some((self.options.cipher)(&key, &n));
+                self.start_rx(&key, &n);
             }
         }
         let channel = self
@@ -212,8 +223,7 @@ impl Session {
         self.release_buffer(dk, channel);
         if self.stalled {
             self.stalled = false;
-            let pending = std::mem::take(&mut self.pending_input);
-            self.process(pending);
+            self.parse();
         }
         Ok(channel)
     }
@@ -261,7 +271,7 @@ impl Session {
     pub fn close(&mut self) {
         if !self.closed {
             self.closed = true;
-            self.events.push_back(Event::Closed(CloseReason::Local));
+            self.push_event(Event::Closed(CloseReason::Local));
         }
     }
 
@@ -269,12 +279,38 @@ impl Session {
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
         let n = self.out.len();
         buf.append(&mut self.out);
+        if self.out.capacity() > KEEP_BUFFER_CAPACITY {
+            self.out = Vec::new(); // a burst's memory is not kept for the connection's life
+        }
         n
     }
 
-    /// The next thing the application must see.
+    /// Bytes queued for [`poll_transmit`](Self::poll_transmit). While this exceeds
+    /// [`MAX_QUEUED_OUT`], [`poll_event`](Self::poll_event) hands out nothing.
+    pub fn pending_transmit(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether reading more from the transport is useful now: the session is open, has parsed
+    /// all input it was given and is not waiting for its transmit queue to drain. Input given
+    /// anyway is held (up to [`MAX_PENDING_INPUT`], then the peer is dropped).
+    pub fn wants_input(&self) -> bool {
+        !self.closed && self.input_pos == self.input.len() && self.out.len() <= MAX_QUEUED_OUT
+    }
+
+    /// The next thing the application must see. Nothing while more than [`MAX_QUEUED_OUT`]
+    /// bytes wait to be transmitted: take them with [`poll_transmit`](Self::poll_transmit),
+    /// then poll again. Parses held input when the queue runs dry.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        if !self.closed && self.out.len() > MAX_QUEUED_OUT {
+            return None;
+        }
+        if self.events.is_empty() {
+            self.parse();
+        }
+        let event = self.events.pop_front()?;
+        self.event_bytes = self.event_bytes.saturating_sub(event_size(&event));
+        Some(event)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
@@ -314,53 +350,89 @@ impl Session {
         }
     }
 
-    /// Bytes received from the transport at `now`.
+    /// Bytes received from the transport at `now`. Parsed at once unless the session is
+    /// waiting (for a local feed, or for the application to take events or transmit bytes),
+    /// in which case they are held; more than [`MAX_PENDING_INPUT`] held closes the session.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         if self.closed || data.is_empty() {
             return;
         }
         self.idle_deadline = now + self.options.idle_timeout;
-        if self.stalled {
-            if self.pending_input.len() + data.len() > MAX_PENDING_INPUT {
-                let bytes = self.pending_input.len() + data.len();
-                self.fail(SessionError::TooMuchBeforeOpen { bytes });
-                return;
-            }
-            self.pending_input.extend_from_slice(data);
-            return;
+        let held = self.input.len() - self.input_pos;
+        if held > 0 && held + data.len() > MAX_PENDING_INPUT {
+            let bytes = held + data.len();
+            return self.fail(if self.stalled {
+                SessionError::TooMuchBeforeOpen { bytes }
+            } else {
+                SessionError::Backlog { bytes }
+            });
         }
-        self.process(data.to_vec());
+        if self.input_pos > 0 {
+            self.input.drain(..self.input_pos);
+            self.input_pos = 0;
+        }
+        let start = self.input.len();
+        let need = start + data.len();
+        if need > self.input.capacity() {
+            // Amortised growth, but a backlog never doubles past the bound it is held to.
+            let target = need.max((2 * self.input.capacity()).min(MAX_PENDING_INPUT));
+            self.input.reserve_exact(target - start);
+        }
+        self.input.extend_from_slice(data);
+        if let Some(rx) = &mut self.rx {
+            rx.apply(&mut self.input[start..]);
+        }
+        self.parse();
     }
 
-    /// Parse raw received bytes, decrypting from where the remote's stream cipher starts.
-    fn process(&mut self, mut buf: Vec<u8>) {
-        let mut decrypted = false;
-        if let Some(rx) = &mut self.rx {
-            rx.apply(&mut buf);
-            decrypted = true;
-        }
-        let mut pos = 0;
-        while pos < buf.len() && !self.closed {
-            let mut input = &buf[pos..];
-            let frame = match self.decoder.decode(&mut input) {
+    /// Parse held input until it runs out, the session waits for a key, or the application
+    /// has enough events to take.
+    fn parse(&mut self) {
+        while !self.closed
+            && !self.stalled
+            && self.input_pos < self.input.len()
+            && self.events.len() < MAX_QUEUED_EVENTS
+            && self.event_bytes < MAX_QUEUED_EVENT_BYTES
+        {
+            let mut rest = &self.input[self.input_pos..];
+            let before = rest.len();
+            let frame = match self.decoder.decode(&mut rest) {
                 Ok(Some(frame)) => Incoming::from_frame(frame),
-                Ok(None) => break,
+                Ok(None) => {
+                    self.input_pos = self.input.len();
+                    break;
+                }
                 Err(e) => return self.fail(e.into()),
             };
-            pos = buf.len() - input.len();
+            self.input_pos += before - rest.len();
             let needs_key = !matches!(frame, Incoming::Ping) && self.key.is_none();
             self.on_frame(frame);
             if needs_key && !self.closed {
                 // JS stops parsing until a local feed supplies the key.
                 self.stalled = true;
-                self.pending_input = buf[pos..].to_vec();
-                return;
-            }
-            if !decrypted && let Some(rx) = &mut self.rx {
-                rx.apply(&mut buf[pos..]);
-                decrypted = true;
             }
         }
+        if self.input_pos == self.input.len() {
+            self.input_pos = 0;
+            if self.input.capacity() > KEEP_BUFFER_CAPACITY {
+                self.input = Vec::new();
+            } else {
+                self.input.clear();
+            }
+        }
+    }
+
+    /// Start decrypting the remote's stream, including the input already held (received
+    /// after its first Feed frame, so encrypted).
+    fn start_rx(&mut self, key: &PublicKey, nonce: &[u8; 24]) {
+        let mut rx = (self.options.cipher)(key, nonce);
+        rx.apply(&mut self.input[self.input_pos..]);
+        self.rx = Some(rx);
+    }
+
+    fn push_event(&mut self, event: Event) {
+        self.event_bytes += event_size(&event);
+        self.events.push_back(event);
     }
 
     fn on_frame(&mut self, frame: Incoming) {
@@ -373,10 +445,15 @@ impl Session {
             return;
         };
         if kind == 0 {
+            self.remote_opens += 1;
+            if self.remote_opens > MAX_FEEDS {
+                let opens = self.remote_opens;
+                return self.fail(SessionError::TooManyOpens { opens });
+            }
             if let Some(old) = self.channels.close_remote(channel) {
                 self.buffered_bytes -= old.buffered_bytes;
                 if let Some(local) = old.local {
-                    self.events.push_back(Event::ChannelClosed {
+                    self.push_event(Event::ChannelClosed {
                         channel: local,
                         discovery_key: old.dk,
                     });
@@ -400,7 +477,7 @@ impl Session {
             Message::Extension { id, payload } => {
                 let name = self.extension_name(id);
                 if let (Some(channel), Some(name)) = (local, name) {
-                    self.events.push_back(Event::Extension {
+                    self.push_event(Event::Extension {
                         channel,
                         name,
                         payload: payload.into_owned(),
@@ -408,7 +485,7 @@ impl Session {
                 }
             }
             message => match local {
-                Some(channel) => self.events.push_back(Event::Message { channel, message }),
+                Some(channel) => self.push_event(Event::Message { channel, message }),
                 None => self.buffer(channel, dk, message),
             },
         }
@@ -433,12 +510,12 @@ impl Session {
             };
             self.remote_nonce = Some(nonce);
             if let Some((key, _)) = self.key {
-                self.rx = Some((self.options.cipher)(&key, &nonce));
+                self.start_rx(&key, &nonce);
             }
         }
         self.channels.assign_remote(channel, dk);
         let local = self.channels.get_or_insert(dk).local;
-        self.events.push_back(Event::RemoteFeed {
+        self.push_event(Event::RemoteFeed {
             discovery_key: dk,
             channel: local,
         });
@@ -449,7 +526,7 @@ impl Session {
             return;
         }
         self.remote_handshake = Some(handshake.clone());
-        self.events.push_back(Event::Handshake(handshake));
+        self.push_event(Event::Handshake(handshake));
     }
 
     /// The name of the remote's extension `id`, if we registered it too.
@@ -482,12 +559,25 @@ impl Session {
         let held = std::mem::take(&mut state.buffer);
         self.buffered_bytes -= std::mem::take(&mut state.buffered_bytes);
         for message in held {
-            self.events.push_back(Event::Message { channel, message });
+            self.push_event(Event::Message { channel, message });
         }
     }
 
     fn push_encrypted(&mut self, channel: Channel, message: &Message<'_>) {
         let start = self.out.len();
+        // Frame prefix and header take at most 6 bytes.
+        let need = start + message.encoded_len() + 8;
+        let cap = self.out.capacity();
+        if need > cap {
+            // Amortised growth, but never doubling past MAX_QUEUED_OUT: the queue is allowed
+            // about one answer beyond it, not twice its size.
+            let grown = if cap < MAX_QUEUED_OUT {
+                (2 * cap).min(MAX_QUEUED_OUT)
+            } else {
+                cap + cap / 32
+            };
+            self.out.reserve_exact(need.max(grown) - start);
+        }
         message.encode_frame(channel, &mut self.out);
         if let Some(tx) = &mut self.tx {
             tx.apply(&mut self.out[start..]);
@@ -501,9 +591,9 @@ impl Session {
         }
         self.closed = true;
         self.out.clear();
-        self.pending_input = Vec::new();
-        self.events
-            .push_back(Event::Closed(CloseReason::Error(error)));
+        self.input = Vec::new();
+        self.input_pos = 0;
+        self.push_event(Event::Closed(CloseReason::Error(error)));
     }
 }
 
@@ -534,6 +624,20 @@ impl Incoming {
                 message: Message::decode(kind, body).map(Message::into_owned),
             },
         }
+    }
+}
+
+/// What an event holds, roughly: its payload plus a fixed overhead.
+fn event_size(event: &Event) -> usize {
+    match event {
+        Event::Message { message, .. } => approx_size(message),
+        Event::Extension { name, payload, .. } => 64 + name.len() + payload.len(),
+        Event::Handshake(h) => {
+            let bytes = |b: &Option<std::borrow::Cow<'_, [u8]>>| b.as_ref().map_or(0, |b| b.len());
+            let names: usize = h.extensions.iter().map(|e| 16 + e.len()).sum();
+            64 + bytes(&h.id) + bytes(&h.user_data) + names
+        }
+        _ => 64,
     }
 }
 

@@ -604,7 +604,10 @@ impl State {
         };
         let len = archive.metadata().len();
         let content = archive.content();
-        let done = self.progress.metadata.remote_length > 0
+        // The counters are exact (refreshed on every selection change), so the bitfield scan
+        // below runs only once they say everything is here.
+        let done = self.progress.content.have_blocks >= self.progress.content.wanted_blocks
+            && self.progress.metadata.remote_length > 0
             && len >= self.progress.metadata.remote_length
             && self.latest.scanned() == len
             && archive.metadata().downloaded(0..len) == len

@@ -9,10 +9,10 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use dat_core::PublicKey;
+use dat_core::{FeedError, PublicKey};
 use dat_wire::{
-    Channel, CloseReason, Event, Message, PeerAction, Replicator, ReplicatorEvent,
-    ReplicatorOptions, Session, SessionOptions,
+    Channel, CloseReason, Event, Message, PeerAction, ReplicationError, Replicator,
+    ReplicatorEvent, ReplicatorOptions, Session, SessionOptions,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -51,19 +51,12 @@ struct Link {
     options: ReplicatorOptions,
 }
 
-fn random<const N: usize>() -> [u8; N] {
+/// Random bytes for peer ids and stream nonces (a repeated nonce would repeat the keystream,
+/// so there is no fallback).
+fn random<const N: usize>() -> Result<[u8; N], getrandom::Error> {
     let mut b = [0u8; N];
-    // Without randomness the nonce would repeat; getrandom failing is not recoverable anyway.
-    if getrandom::fill(&mut b).is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        for (i, x) in b.iter_mut().enumerate() {
-            *x = (t >> ((i % 16) * 8)) as u8 ^ i as u8;
-        }
-    }
-    b
+    getrandom::fill(&mut b)?;
+    Ok(b)
 }
 
 impl Link {
@@ -75,7 +68,7 @@ impl Link {
         };
         let mut link = Self {
             id: drive.next_conn_id(),
-            session: Session::new(SessionOptions::new(random()), now),
+            session: Session::new(SessionOptions::new(random().unwrap_or([0; 32])), now),
             channels: [None, None],
             reps: [None, None],
             handshake: false,
@@ -102,7 +95,16 @@ impl Link {
         if self.channels[ix(kind)].is_some() {
             return;
         }
-        let channel = match self.session.open_feed(key, random()) {
+        let nonce = match random() {
+            Ok(n) => n,
+            Err(e) => {
+                return self.close(
+                    format!("no randomness for a nonce: {e}"),
+                    PeerAction::Forget,
+                );
+            }
+        };
+        let channel = match self.session.open_feed(key, nonce) {
             Ok(c) => c,
             Err(e) => {
                 return self.close(
@@ -194,9 +196,18 @@ impl Link {
                     let result =
                         st.with_feed(kind, |f| rep.handle_message(now, session, f, &message));
                     if let Some(Err(e)) = result {
-                        let action = match e {
-                            dat_wire::ReplicationError::RequestTimeout { .. }
-                            | dat_wire::ReplicationError::SeekTimeout { .. } => PeerAction::Retry,
+                        let action = match &e {
+                            ReplicationError::RequestTimeout { .. }
+                            | ReplicationError::SeekTimeout { .. } => PeerAction::Retry,
+                            // Storing failed here (disk full, a folder in the way): not the
+                            // peer's fault, and no other peer will do better.
+                            ReplicationError::Verify {
+                                source: FeedError::Io { .. },
+                                ..
+                            } => {
+                                st.fail(format!("storing the {kind} feed failed: {e}"));
+                                PeerAction::Forget
+                            }
                             _ => PeerAction::Ban,
                         };
                         self.close(format!("{kind} feed: {e}"), action);
@@ -380,17 +391,26 @@ async fn pump(
     let mut rbuf = vec![0u8; READ_BUF];
     let mut out: Vec<u8> = Vec::new();
     let mut sent = 0usize;
+    // After a local close, how long the last bytes may take to leave.
+    let mut flush_until: Option<tokio::time::Instant> = None;
     loop {
         link.session.poll_transmit(&mut out);
-        if let Some(closed) = &link.closed
-            && (sent == out.len() || closed.action != PeerAction::Forget)
-        {
-            let _ = wr.flush().await;
-            return closed.clone();
+        if let Some(closed) = &link.closed {
+            let limit = *flush_until.get_or_insert_with(|| {
+                tokio::time::Instant::now() + std::time::Duration::from_secs(2)
+            });
+            if sent == out.len()
+                || closed.action != PeerAction::Forget
+                || tokio::time::Instant::now() >= limit
+            {
+                let _ = wr.flush().await;
+                return closed.clone();
+            }
         }
         let deadline = link
             .deadline()
             .map(tokio::time::Instant::from_std)
+            .or(flush_until)
             .unwrap_or_else(|| tokio::time::Instant::now() + std::time::Duration::from_secs(3600));
         tokio::select! {
             r = rd.read(&mut rbuf), if out.len() - sent < MAX_UNSENT && link.closed.is_none() => {

@@ -200,6 +200,7 @@ async fn report(
         Duration::from_secs(5)
     };
     let mut tick = tokio::time::interval(every);
+    let mut last_share: Option<Progress> = None;
     loop {
         tokio::select! {
             _ = stopped.changed() => {
@@ -212,6 +213,13 @@ async fn report(
                 let p = drive.progress();
                 let share = drive.mode() == Mode::Share;
                 if out.json() {
+                    // A share reports only when something changed (peers, uploads, versions).
+                    if share && last_share.as_ref() == Some(&p) {
+                        continue;
+                    }
+                    if share {
+                        last_share = Some(p.clone());
+                    }
                     out.record(&progress_fields(&p, &mut rate));
                 } else if let Some(bar) = &bar {
                     bar.set_message(if share { share_line(&p) } else { progress_line(&p, &mut rate) });

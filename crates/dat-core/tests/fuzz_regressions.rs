@@ -65,7 +65,27 @@ fn get_refuses_a_leaf_larger_than_the_data_file() {
 
 type EntryPoint = fn(&[u8]);
 
-/// Every saved crash input of the dat-core targets still runs cleanly.
+/// Runs every file of `fuzz/corpus/<target>` and `fuzz/regressions/<target>`; returns how many.
+fn replay(target: &str, run: EntryPoint) -> usize {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut n = 0;
+    for dir in [
+        fuzz.join("corpus").join(target),
+        fuzz.join("regressions").join(target),
+    ] {
+        let Ok(files) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for file in files {
+            let path = file.unwrap().path();
+            run(&std::fs::read(&path).unwrap());
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The seed corpus and every saved crash input of the dat-core targets run cleanly on stable.
 #[test]
 fn saved_fuzz_inputs_replay() {
     let targets: [(&str, EntryPoint); 5] = [
@@ -75,14 +95,7 @@ fn saved_fuzz_inputs_replay() {
         ("core_feed_files", dat_core::feed_fuzzing::feed_files),
         ("core_reader_files", dat_core::feed_fuzzing::reader_files),
     ];
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions");
     for (target, run) in targets {
-        let Ok(dir) = std::fs::read_dir(root.join(target)) else {
-            continue;
-        };
-        for file in dir {
-            let path = file.unwrap().path();
-            run(&std::fs::read(&path).unwrap());
-        }
+        assert!(replay(target, run) > 0, "no inputs for {target}");
     }
 }

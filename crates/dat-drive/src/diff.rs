@@ -69,42 +69,48 @@ impl<'a, S: EntrySource + ?Sized> Diff<'a, S> {
     fn visit(&mut self, dir: &str) -> Result<(), DriveError> {
         let a = self.to.list(dir)?;
         let b = self.from.list(dir)?;
-        let depth = name::split(dir).len();
+        let names = name::split(dir);
+        let depth = names.len();
+        // Only directories one level below `dir` are queued: a hostile index can list
+        // entries from anywhere, and following those could revisit directories forever.
         let mut visited = HashSet::new();
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {
             if a[i].seq == b[j].seq {
                 let sub = parse_dir(depth, &a[i]);
-                if self.force_visit.contains(&sub) && visited.insert(sub.clone()) {
+                if self.force_visit.contains(&sub)
+                    && is_child(&names, &sub)
+                    && visited.insert(sub.clone())
+                {
                     self.queue.push(sub);
                 }
                 i += 1;
                 j += 1;
             } else if a[i].seq < b[j].seq {
-                self.push(depth, ChangeKind::Put, &a[i], &mut visited);
+                self.push(&names, ChangeKind::Put, &a[i], &mut visited);
                 i += 1;
             } else {
-                self.push(depth, ChangeKind::Del, &b[j], &mut visited);
+                self.push(&names, ChangeKind::Del, &b[j], &mut visited);
                 j += 1;
             }
         }
         for e in &a[i..] {
-            self.push(depth, ChangeKind::Put, e, &mut visited);
+            self.push(&names, ChangeKind::Put, e, &mut visited);
         }
         for e in &b[j..] {
-            self.push(depth, ChangeKind::Del, e, &mut visited);
+            self.push(&names, ChangeKind::Del, e, &mut visited);
         }
         Ok(())
     }
 
     fn push(
         &mut self,
-        depth: usize,
+        dir: &[&str],
         kind: ChangeKind,
         e: &Arc<Entry>,
         visited: &mut HashSet<String>,
     ) {
-        let sub = parse_dir(depth, e);
+        let sub = parse_dir(dir.len(), e);
         if e.name == sub {
             self.pending.push_back(Change {
                 kind,
@@ -113,10 +119,17 @@ impl<'a, S: EntrySource + ?Sized> Diff<'a, S> {
                 stat: e.stat,
             });
         }
-        if visited.insert(sub.clone()) {
+        if is_child(dir, &sub) && visited.insert(sub.clone()) {
             self.queue.push(sub);
         }
     }
+}
+
+/// Whether `sub` is a directory one level below `dir`, so every directory is visited once
+/// (`/b//x` gives `/b/`, which is `/b` again).
+fn is_child(dir: &[&str], sub: &str) -> bool {
+    let names = name::split(sub);
+    names.len() == dir.len() + 1 && names[..dir.len()] == *dir
 }
 
 /// The child of a directory `depth` components deep that `e` lies in.

@@ -1,0 +1,42 @@
+//! Inputs the fuzzers (`fuzz/`) found, each kept as a test: a readable case per bug, and a
+//! replay of the seed corpus and every saved input of this crate's fuzz targets.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+type EntryPoint = fn(&[u8]);
+
+/// Runs every file of `fuzz/corpus/<target>` and `fuzz/regressions/<target>`; returns how many.
+fn replay(target: &str, run: EntryPoint) -> usize {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut n = 0;
+    for dir in [
+        fuzz.join("corpus").join(target),
+        fuzz.join("regressions").join(target),
+    ] {
+        let Ok(files) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for file in files {
+            let path = file.unwrap().path();
+            run(&std::fs::read(&path).unwrap());
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The seed corpus and every saved crash input of the dat-discovery targets run cleanly on stable.
+#[test]
+fn saved_fuzz_inputs_replay() {
+    let targets: [(&str, EntryPoint); 5] = [
+        ("disc_packet", dat_discovery::fuzzing::fuzz_packet),
+        ("disc_txt", dat_discovery::fuzzing::fuzz_txt),
+        ("disc_server", dat_discovery::fuzzing::fuzz_server),
+        ("disc_client", dat_discovery::fuzzing::fuzz_client),
+        ("disc_mdns", dat_discovery::fuzzing::fuzz_mdns),
+    ];
+    for (target, run) in targets {
+        assert!(replay(target, run) > 0, "no inputs for {target}");
+    }
+}

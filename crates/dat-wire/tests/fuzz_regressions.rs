@@ -1,0 +1,47 @@
+//! Inputs the fuzzers (`fuzz/`) found, each kept as a test: a readable case per bug, and a
+//! replay of the seed corpus and every saved input of this crate's fuzz targets.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::Instant;
+
+type EntryPoint = fn(&[u8]);
+
+/// Runs every file of `fuzz/corpus/<target>` and `fuzz/regressions/<target>`; returns how many.
+fn replay(target: &str, run: EntryPoint) -> usize {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut n = 0;
+    for dir in [
+        fuzz.join("corpus").join(target),
+        fuzz.join("regressions").join(target),
+    ] {
+        let Ok(files) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for file in files {
+            let path = file.unwrap().path();
+            run(&std::fs::read(&path).unwrap());
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The seed corpus and every saved crash input of the dat-wire targets run cleanly on stable.
+#[test]
+fn saved_fuzz_inputs_replay() {
+    let targets: [(&str, EntryPoint); 5] = [
+        ("wire_frames", dat_wire::fuzzing::frame_stream),
+        ("wire_message", dat_wire::fuzzing::message),
+        ("wire_rle", dat_wire::fuzzing::rle_decode),
+        ("wire_session", |d| {
+            dat_wire::fuzzing::session_input(d, Instant::now())
+        }),
+        ("wire_replication", |d| {
+            dat_wire::fuzzing::replication(d, Instant::now())
+        }),
+    ];
+    for (target, run) in targets {
+        assert!(replay(target, run) > 0, "no inputs for {target}");
+    }
+}

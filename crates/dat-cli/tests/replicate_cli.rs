@@ -5,118 +5,15 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use dat_test::{JsLab, Json};
+use dat_test::{JsLab, Json, Proc};
 
 fn dat() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dat"))
-}
-
-/// A child whose stdout lines arrive on a channel; SIGTERM then SIGKILL on drop.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn spawn(mut cmd: Command) -> Self {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn wait_for<T>(&mut self, secs: u64, mut f: impl FnMut(&str) -> Option<T>) -> T {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    eprintln!("[child] {l}");
-                    let r = f(&l);
-                    self.seen.push(l);
-                    if let Some(v) = r {
-                        return v;
-                    }
-                }
-                Err(e) => panic!(
-                    "no expected line within {secs} s ({e}); saw {:?}",
-                    self.seen
-                ),
-            }
-        }
-    }
-
-    fn json_event(&mut self, secs: u64, event: &str) -> Json {
-        self.wait_for(secs, |l| {
-            dat_test::parse_json_lines(l)
-                .into_iter()
-                .find(|j| j["event"] == event)
-        })
-    }
-
-    fn wait_exit(&mut self, secs: u64) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                    eprintln!("[child] {l}");
-                    self.seen.push(l);
-                }
-                return s;
-            }
-            while let Ok(l) = self.lines.try_recv() {
-                eprintln!("[child] {l}");
-                self.seen.push(l);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running after {secs} s: {:?}",
-                self.seen
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dat"));
+    c.env("DAT_CONFIG", dat_test::offline_config());
+    c
 }
 
 fn bytes(seed: u64, len: usize) -> Vec<u8> {

@@ -6,9 +6,12 @@
 //! no lab they are skipped with a printed reason, except under CI (`CI` set), where a missing lab
 //! is a failure: interop is never silently skipped.
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
+use std::time::Instant;
 
 pub use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
@@ -52,6 +55,12 @@ pub fn dat_bin() -> PathBuf {
     }
     assert!(bin.exists(), "no dat binary at {}", bin.display());
     bin
+}
+
+/// A dat config file with every discovery backend off: set it as `DAT_CONFIG` for any `dat`
+/// command a test runs that would otherwise look peers up on the public network.
+pub fn offline_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/offline.conf")
 }
 
 /// The project's copy of the interop kit (`interop/`): vectors, fixtures, scripts.
@@ -170,6 +179,113 @@ fn last_event(lines: Vec<Json>, event: &str) -> Json {
         .rev()
         .find(|l| l["event"] == event)
         .unwrap_or_else(|| panic!("no {event:?} event from the JS script"))
+}
+
+/// A child whose stdout lines arrive on a channel; SIGTERM then SIGKILL on drop.
+pub struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Every stdout line seen so far.
+    pub seen: Vec<String>,
+}
+
+impl Proc {
+    /// Start `cmd` with its stdout read line by line.
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        let out = child.stdout.take().expect("stdout was piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Wait (at most `secs`) for the first line `f` accepts.
+    pub fn wait_for<T>(&mut self, secs: u64, mut f: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    eprintln!("[child] {l}");
+                    let r = f(&l);
+                    self.seen.push(l);
+                    if let Some(v) = r {
+                        return v;
+                    }
+                }
+                Err(e) => panic!(
+                    "no expected line within {secs} s ({e}); saw {:?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// Wait for the JSON line whose `event` is `event`.
+    pub fn json_event(&mut self, secs: u64, event: &str) -> Json {
+        self.wait_for(secs, |l| {
+            parse_json_lines(l)
+                .into_iter()
+                .find(|j| j["event"] == event)
+        })
+    }
+
+    /// Wait (at most `secs`) for the child to exit, collecting its output.
+    pub fn wait_exit(&mut self, secs: u64) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(s) = self.child.try_wait().expect("child status") {
+                while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    eprintln!("[child] {l}");
+                    self.seen.push(l);
+                }
+                return s;
+            }
+            while let Ok(l) = self.lines.try_recv() {
+                eprintln!("[child] {l}");
+                self.seen.push(l);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after {secs} s: {:?}",
+                self.seen
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Parse JSON lines, ignoring lines that are not JSON.

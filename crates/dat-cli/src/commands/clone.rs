@@ -11,7 +11,8 @@ use dat_core::{DatDir, DatLink};
 use dat_net::replication::{Drive, Mode};
 
 use super::net_common::{
-    PeerArgs, Reporter, drive_options, runtime, start_swarm, summary, until_done, wait_complete,
+    PeerArgs, Reporter, drive_options, runtime, start_discovery, start_swarm, summary, until_done,
+    wait_complete,
 };
 use crate::local::Layout;
 use crate::output::{Output, json_string};
@@ -79,9 +80,10 @@ pub async fn download(
     verb: &str,
 ) -> anyhow::Result<()> {
     let key = link.key;
-    let peers = peers.resolve().await?;
-    if peers.is_empty() {
-        bail!("no peer to connect to: give one with --peer HOST:PORT");
+    let direct = peers.resolve().await?;
+    let cfg = peers.discovery.config()?;
+    if direct.is_empty() && cfg.no_dns && cfg.no_mdns && cfg.no_dht {
+        bail!("no peer to connect to: give one with --peer HOST:PORT, or enable discovery");
     }
     let drive = Drive::clone_dat(
         dir,
@@ -94,7 +96,8 @@ pub async fn download(
     out.note(format!("{verb}: dat://{key} into {}", dir.display()));
     let started = Instant::now();
     let reporter = Reporter::start(&drive, out);
-    let swarm = start_swarm(&drive, None, &peers).await?;
+    let swarm = start_swarm(&drive, None, &direct).await?;
+    let discovering = start_discovery(&swarm, &drive, peers, None, out).await?;
     let result = match (mode, &link.path) {
         (Mode::Sparse, Some(path)) => {
             until_done(&drive, idle, async {
@@ -113,6 +116,9 @@ pub async fn download(
         _ => wait_complete(&drive, idle).await.map(|_| String::new()),
     };
     let p = reporter.stop().await;
+    if let Some(d) = discovering {
+        d.stop().await;
+    }
     drop(swarm);
     drive.flush().await?;
     let what = result?;

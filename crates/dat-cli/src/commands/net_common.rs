@@ -1,5 +1,5 @@
 //! What the networked commands (share, clone, pull, sync) have in common: the `--peer` list
-//! (today's peer source; discovery will feed the same swarm), the runtime, waiting for a
+//! and discovery (both feed the same swarm), the runtime, waiting for a
 //! drive with a watchdog, and progress: a line on stderr (metadata first, then content with
 //! totals, rate and ETA) or `--json` event lines on stdout.
 
@@ -8,22 +8,26 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use dat_net::discovery::{Discovery, Topic, topic_of};
 use dat_net::replication::{Drive, DriveOptions, Mode, NetEvent, Progress, Swarm, SwarmOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
+use super::discovery_flags::DiscoveryFlags;
 use crate::output::{Output, human_bytes, json_object, json_string};
 
 /// The default TCP port of dat (dat-swarm-defaults).
 pub const DEFAULT_PORT: u16 = 3282;
 
-/// Peers to connect to directly.
+/// Where peers come from: addresses given directly, and discovery.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct PeerArgs {
     /// Connect to this peer (repeatable).
     #[arg(long = "peer", value_name = "HOST:PORT")]
     pub peers: Vec<String>,
+    #[command(flatten)]
+    pub discovery: DiscoveryFlags,
 }
 
 impl PeerArgs {
@@ -75,6 +79,82 @@ pub async fn start_swarm(
         swarm.add_peer(*p);
     }
     Ok(swarm)
+}
+
+/// Discovery of one archive's peers, feeding its swarm. Dropping it stops the backends;
+/// [`Discovering::stop`] also withdraws the announcement first.
+pub struct Discovering {
+    discovery: Discovery,
+    topic: Topic,
+    task: JoinHandle<()>,
+}
+
+impl Discovering {
+    /// Withdraw the announcement and stop.
+    pub async fn stop(self) {
+        self.task.abort();
+        self.discovery.leave(self.topic).await;
+    }
+}
+
+impl Drop for Discovering {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Look up (and, with `announce`, announce) `swarm`'s archive with the backends `peers`
+/// enables, dialing every address found. `None` when every backend is off.
+pub async fn start_discovery(
+    swarm: &Swarm,
+    drive: &Drive,
+    peers: &PeerArgs,
+    announce: Option<u16>,
+    out: Output,
+) -> anyhow::Result<Option<Discovering>> {
+    let cfg = peers.discovery.config()?;
+    if cfg.no_dns && cfg.no_mdns && cfg.no_dht {
+        return Ok(None);
+    }
+    let topic = topic_of(&drive.discovery_key());
+    let (discovery, mut found) = Discovery::start(cfg).await;
+    discovery.join(topic, announce).await;
+    let source = swarm.peer_source();
+    let own = swarm.local_addr();
+    let task = tokio::spawn(async move {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(f) = found.recv().await {
+            let addr = SocketAddr::V4(f.addr);
+            if f.topic != topic || is_own(addr, own) {
+                continue;
+            }
+            if seen.insert(addr) {
+                out.note(format!("found {addr} ({})", f.source.as_str()));
+                out.record(&[
+                    ("event", json_string("peer-found")),
+                    ("address", json_string(&addr.to_string())),
+                    ("source", json_string(f.source.as_str())),
+                ]);
+            }
+            // Finds recur at every lookup: a peer that went away is dialed again.
+            source.add(addr);
+        }
+    });
+    Ok(Some(Discovering {
+        discovery,
+        topic,
+        task,
+    }))
+}
+
+/// Our own announcement coming back: same port, on a loopback or unspecified address.
+/// (An announcement found through another of this host's addresses is not recognised
+/// here; that connection replicates nothing and ends when the peer is idle.)
+fn is_own(addr: SocketAddr, own: Option<SocketAddr>) -> bool {
+    own.is_some_and(|own| {
+        addr.port() == own.port()
+            && (addr.ip().is_loopback() || addr.ip().is_unspecified() || addr.ip() == own.ip())
+    })
 }
 
 /// Until Ctrl-C or SIGTERM.

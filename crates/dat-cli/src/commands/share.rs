@@ -12,7 +12,8 @@ use dat_drive::{Archive, ImportOptions, ImportReport, import};
 use dat_net::replication::Drive;
 
 use super::net_common::{
-    DEFAULT_PORT, PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_swarm,
+    DEFAULT_PORT, PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_discovery,
+    start_swarm,
 };
 use crate::local::open_for_import;
 use crate::output::{Output, human_bytes, json_string};
@@ -112,6 +113,7 @@ async fn serve(
         Err(e) => return Err(e),
     };
     let port = swarm.local_addr().map_or(0, |a| a.port());
+    let discovering = start_discovery(&swarm, &drive, &args.peers, Some(port), out).await?;
     if out.json() {
         out.record(&[
             ("event", json_string("sharing")),
@@ -175,6 +177,9 @@ async fn serve(
         }
     }
     reporter.stop().await;
+    if let Some(d) = discovering {
+        d.stop().await;
+    }
     drop(swarm);
     drive.flush().await?;
     Ok(())

@@ -9,7 +9,8 @@ use dat_core::DatDir;
 use dat_net::replication::{Drive, Mode};
 
 use super::net_common::{
-    DEFAULT_PORT, PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_swarm,
+    DEFAULT_PORT, PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_discovery,
+    start_swarm,
 };
 use super::pull::clone_key;
 use crate::output::{Output, json_string};
@@ -50,6 +51,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
             Err(e) => return Err(e),
         };
         let port = swarm.local_addr().map_or(0, |a| a.port());
+        let discovering = start_discovery(&swarm, &drive, &args.peers, Some(port), out).await?;
         if out.json() {
             out.record(&[
                 ("event", json_string("syncing")),
@@ -64,6 +66,9 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
         }
         shutdown_signal().await;
         reporter.stop().await;
+        if let Some(d) = discovering {
+            d.stop().await;
+        }
         drop(swarm);
         drive.flush().await?;
         Ok(())

@@ -2,10 +2,12 @@
 //! finding, and `dat share` / `dat clone` with no `--peer` finding each other, Rust with
 //! Rust and Rust with the JS client (dat@13 pointed at our server with `--dns.server`).
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -209,37 +211,39 @@ fn rust_share(dir: &Path, home: &Path, server: &str) -> (Proc, String) {
     (share, ev["link"].as_str().unwrap().to_string())
 }
 
-#[test]
-fn rust_clone_finds_rust_share_through_our_server() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, dst, home) = (
-        tmp.path().join("src"),
-        tmp.path().join("dst"),
-        tmp.path().join("home"),
-    );
+/// A source folder with the sample in it, and where to clone it and keep secret keys.
+fn folders(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let src = tmp.join("src");
     sample(&src);
-    let (_server, addr) = discovery_server();
-    let (_share, link) = rust_share(&src, &home, &addr);
-    let start = Instant::now();
+    (src, tmp.join("dst"), tmp.join("home"))
+}
+
+/// `dat clone LINK DST` finding its peer through the DNS server `server` only; its stdout.
+fn rust_clone(link: &str, dst: &Path, home: &Path, server: &str) -> String {
     let out = dat()
-        .env("HOME", &home)
-        .args([
-            "--json",
-            "clone",
-            &link,
-            dst.to_str().unwrap(),
-            "--timeout",
-            "30",
-        ])
-        .args(only_dns(&addr))
+        .env("HOME", home)
+        .args(["--json", "clone", link, dst.to_str().unwrap()])
+        .args(["--timeout", "30"])
+        .args(only_dns(server))
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    text
+}
+
+#[test]
+fn rust_clone_finds_rust_share_through_our_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst, home) = folders(tmp.path());
+    let (_server, addr) = discovery_server();
+    let (_share, link) = rust_share(&src, &home, &addr);
+    let start = Instant::now();
+    let text = rust_clone(&link, &dst, &home, &addr);
     println!("found and cloned in {:?}", start.elapsed());
     assert!(
         text.lines()
@@ -255,12 +259,7 @@ fn js_clone_finds_rust_share_through_our_server() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let (src, dst, home) = (
-        tmp.path().join("src"),
-        tmp.path().join("dst"),
-        tmp.path().join("home"),
-    );
-    sample(&src);
+    let (src, dst, home) = folders(tmp.path());
     let (_server, addr) = discovery_server();
     let (_share, link) = rust_share(&src, &home, &addr);
     let mut cmd = Command::new("bash");
@@ -297,12 +296,7 @@ fn rust_clone_finds_js_share_through_our_server() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let (src, dst, home) = (
-        tmp.path().join("src"),
-        tmp.path().join("dst"),
-        tmp.path().join("home"),
-    );
-    sample(&src);
+    let (src, dst, home) = folders(tmp.path());
     let (_server, addr) = discovery_server();
     let mut cmd = Command::new("bash");
     cmd.arg(dat_test::interop_dir().join("scripts/js-share.sh"))
@@ -314,25 +308,7 @@ fn rust_clone_finds_js_share_through_our_server() {
     let mut js = Proc::spawn(cmd);
     let key = js.wait_for(120, |l| l.strip_prefix("KEY=").map(String::from));
     js.wait_for(60, |l| (l == "READY").then_some(()));
-    let out = dat()
-        .env("HOME", &home)
-        .args([
-            "--json",
-            "clone",
-            &key,
-            dst.to_str().unwrap(),
-            "--timeout",
-            "30",
-        ])
-        .args(only_dns(&addr))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = rust_clone(&key, &dst, &home, &addr);
     assert!(text.contains("\"peer-found\""), "{text}");
     assert_eq!(tree(&src), tree(&dst));
 }

@@ -1,13 +1,16 @@
 //! `dat cat [DIR] PATH [--version N] [--range START-END]`: a file's bytes at any version, or
-//! any byte range of them, streamed to stdout one content block at a time.
+//! any byte range of them, streamed to stdout one content block at a time. With a link
+//! (`dat cat dat://KEY/path --range S-E --peer HOST:PORT`) only the metadata entries of the
+//! lookup and the content blocks of the range are fetched from the peers.
 
 use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use dat_core::FeedError;
+use dat_core::{DatLink, FeedError};
 use dat_drive::{DriveError, name};
 
+use super::remote::{self, Remote, RemoteArgs};
 use crate::local;
 use crate::output::{Output, json_string};
 
@@ -15,7 +18,8 @@ use crate::output::{Output, json_string};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// `[DIR] PATH`: the archive's folder (default: the current folder) and the file's path
-    /// in the archive.
+    /// in the archive. Or `LINK[/path] [PATH]`: a file of a remote archive
+    /// (`dat://KEY/path`), read from the `--peer`s.
     #[arg(value_name = "DIR PATH", num_args = 1..=2, required = true)]
     args: Vec<String>,
     /// Read this version (default: the latest).
@@ -25,6 +29,8 @@ pub struct Args {
     /// reads to the end; `-N` is the last N bytes).
     #[arg(long, value_name = "START-END", allow_hyphen_values = true)]
     range: Option<String>,
+    #[command(flatten)]
+    remote: RemoteArgs,
 }
 
 /// Which bytes of a file.
@@ -80,6 +86,12 @@ fn resolve(range: Option<Range>, size: u64) -> (u64, u64) {
 
 /// Stream the file to stdout.
 pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
+    if let Some(first) = args.args.first()
+        && args.remote.wants_remote(first)
+    {
+        return run_remote(&args, out);
+    }
+    args.remote.check_local()?;
     let (dir, path) = match args.args.as_slice() {
         [path] => (".", path.as_str()),
         [dir, path, ..] => (dir.as_str(), path.as_str()),
@@ -99,21 +111,79 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
     }
     let (start, len) = resolve(range, st.size());
     let mut reader = archive.reader_for(&st, &path, version, start, len)?;
+    let file = File {
+        path: &path,
+        version,
+        size: st.size(),
+        start,
+        len,
+    };
+    stream(out, &file, &mut reader)
+}
+
+/// `dat cat LINK/path`: the same bytes, from peers (only the blocks of the range).
+fn run_remote(args: &Args, out: &Output) -> anyhow::Result<()> {
+    let (first, rest) = (&args.args[0], args.args.get(1));
+    let link: DatLink = first.parse().context("not a Dat link")?;
+    let path = remote::path_of(&link, rest.map(String::as_str))?
+        .context("which file? (dat cat dat://KEY/path)")?;
+    let range = args.range.as_deref().map(parse_range).transpose()?;
+    let path = name::normalize(&path).with_context(|| format!("bad path {path:?}"))?;
+    let remote = Remote::open(link, &args.remote)?;
+    let version = remote.version(args.version)?;
+    let st = remote
+        .lookup("looking up a path", |a| a.checkout(version)?.stat(&path))?
+        .with_context(|| format!("{path} not found at version {version}"))?;
+    if st.is_directory() {
+        bail!("{path} is a directory (at version {version}); try dat ls");
+    }
+    let (start, len) = resolve(range, st.size());
+    let mut reader = remote.reader(&st, start, len)?;
+    let file = File {
+        path: &path,
+        version,
+        size: st.size(),
+        start,
+        len,
+    };
+    stream(out, &file, &mut reader)?;
+    remote.report(out, version);
+    Ok(())
+}
+
+/// The bytes being printed.
+struct File<'a> {
+    path: &'a str,
+    version: u64,
+    size: u64,
+    start: u64,
+    len: u64,
+}
+
+/// Copy `reader` (the file's bytes `start..start + len`) to stdout, raw or as one `--json`
+/// record with the bytes in base64.
+fn stream(out: &Output, f: &File<'_>, reader: &mut impl Read) -> anyhow::Result<()> {
+    let File {
+        path,
+        version,
+        size,
+        start,
+        len,
+    } = *f;
     let mut lines = out.lines();
     let result = (|| -> anyhow::Result<()> {
         let written = if out.json() {
             let w = lines.raw();
             write!(
                 w,
-                "{{\"path\":{},\"version\":{version},\"size\":{},\"start\":{start},\"length\":{len},\"base64\":\"",
-                json_string(&path),
-                st.size()
+                "{{\"path\":{},\"version\":{version},\"size\":{size},\"start\":{start},\"length\":{len},\"base64\":\"",
+                json_string(path),
             )?;
-            let n = copy_base64(&mut reader, w, &path, version)?;
+            let n = copy_base64(reader, w, path, version)?;
             writeln!(w, "\"}}")?;
             n
         } else {
-            copy(&mut reader, lines.raw(), &path, version)?
+            copy(reader, lines.raw(), path, version)?
         };
         if written != len {
             bail!("{path} at version {version}: read {written} of {len} bytes");

@@ -1,12 +1,16 @@
 //! `dat ls [DIR] [PATH] [--version N]`: one folder of an archive at any version (or one file's
-//! Stat), read from the folder's own index entries, never the whole archive.
+//! Stat), read from the folder's own index entries, never the whole archive. With a link
+//! (`dat ls dat://KEY[/path] --peer HOST:PORT`) the same lookup runs against peers, fetching
+//! only the metadata entries it reads.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use dat_drive::{Archive, Entry, Stat, Tree, name};
+use dat_core::DatLink;
+use dat_drive::{Archive, DriveError, Entry, Stat, Tree, name};
 
+use super::remote::{self, Remote, RemoteArgs};
 use crate::local::{self, Layout};
 use crate::output::{Lines, Output, human_bytes, json_string};
 
@@ -15,12 +19,15 @@ use crate::output::{Lines, Output, human_bytes, json_string};
 pub struct Args {
     /// `[DIR] [PATH]`: the archive's folder (default: the current folder) and the path in the
     /// archive (default `/`). A single argument is the folder if it holds an archive, else a
-    /// path in the archive of the current folder.
+    /// path in the archive of the current folder. Or `LINK [PATH]`: a remote archive
+    /// (`dat://KEY[/path]`), read from the `--peer`s.
     #[arg(value_name = "DIR PATH", num_args = 0..=2)]
     args: Vec<String>,
     /// Show this version (default: the latest).
     #[arg(long, value_name = "N")]
     version: Option<u64>,
+    #[command(flatten)]
+    remote: RemoteArgs,
 }
 
 /// One child of a folder.
@@ -36,6 +43,12 @@ pub struct Child {
 
 /// List `args` in the archive.
 pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
+    if let Some(first) = args.args.first()
+        && args.remote.wants_remote(first)
+    {
+        return run_remote(&args, out);
+    }
+    args.remote.check_local()?;
     let (dir, path) = match args.args.as_slice() {
         [] => (".".to_string(), "/".to_string()),
         [one] if Layout::detect(Path::new(one)).is_some() => (one.clone(), "/".to_string()),
@@ -47,28 +60,70 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
     let version = args.version.unwrap_or_else(|| archive.version());
     let path = name::normalize(&path).with_context(|| format!("bad path {path:?}"))?;
     let tree = archive.checkout(version)?;
-    let mut lines = out.lines();
+    let lines = out.lines();
     let result = (|| -> anyhow::Result<()> {
-        match tree.stat(&path)? {
-            None => bail!("{path} not found at version {version}"),
-            Some(st) if !st.is_directory() => {
-                let base = name::split(&path).last().copied().unwrap_or("/");
-                let seq = tree.entry(&path)?.map_or(version, |e| e.seq);
-                print_child(&mut lines, &path, base, &st, seq)?;
-            }
-            Some(_) => {
-                let mut kids = children(&tree, &path)?;
-                kids.sort_by(|a, b| a.name.cmp(&b.name));
-                for c in &kids {
-                    let full = child_path(&path, &c.name);
-                    print_child(&mut lines, &full, &c.name, &c.stat, c.version)?;
-                }
-            }
-        }
-        lines.finish()?;
-        Ok(())
+        let Some(items) = listing(&tree, &path)? else {
+            bail!("{path} not found at version {version}");
+        };
+        print(lines, &items)
     })();
     crate::output::ok_if_broken_pipe(result)
+}
+
+/// `dat ls LINK [PATH]`: the same listing, from peers.
+fn run_remote(args: &Args, out: &Output) -> anyhow::Result<()> {
+    let (first, rest) = (&args.args[0], args.args.get(1));
+    let link: DatLink = first.parse().context("not a Dat link")?;
+    let path = remote::path_of(&link, rest.map(String::as_str))?.unwrap_or_else(|| "/".into());
+    let path = name::normalize(&path).with_context(|| format!("bad path {path:?}"))?;
+    let remote = Remote::open(link, &args.remote)?;
+    let version = remote.version(args.version)?;
+    let items = remote.lookup("listing", |a| listing(&a.checkout(version)?, &path))?;
+    let Some(items) = items else {
+        bail!("{path} not found at version {version}");
+    };
+    crate::output::ok_if_broken_pipe(print(out.lines(), &items))?;
+    remote.report(out, version);
+    Ok(())
+}
+
+/// What `dat ls` shows of `path` in `tree`: the file itself, or each child of the folder
+/// sorted by name, as `(full path, child)`; `None` when nothing is there.
+pub fn listing(
+    tree: &Tree<'_, Archive>,
+    path: &str,
+) -> Result<Option<Vec<(String, Child)>>, DriveError> {
+    let version = tree.version();
+    match tree.stat(path)? {
+        None => Ok(None),
+        Some(st) if !st.is_directory() => {
+            let base = name::split(path).last().copied().unwrap_or("/");
+            let seq = tree.entry(path)?.map_or(version, |e| e.seq);
+            let me = Child {
+                name: base.to_string(),
+                stat: st,
+                version: seq,
+            };
+            Ok(Some(vec![(path.to_string(), me)]))
+        }
+        Some(_) => {
+            let mut kids = children(tree, path)?;
+            kids.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(Some(
+                kids.into_iter()
+                    .map(|c| (child_path(path, &c.name), c))
+                    .collect(),
+            ))
+        }
+    }
+}
+
+fn print(mut lines: Lines, items: &[(String, Child)]) -> anyhow::Result<()> {
+    for (full, c) in items {
+        print_child(&mut lines, full, &c.name, &c.stat, c.version)?;
+    }
+    lines.finish()?;
+    Ok(())
 }
 
 /// `dir/name`.
@@ -82,7 +137,7 @@ pub fn child_path(dir: &str, name: &str) -> String {
 
 /// The children of folder `dir` at the tree's version, from its representatives: a child's
 /// own entry when it is the newest under its name (files), else its Stat is looked up.
-pub fn children(tree: &Tree<'_, Archive>, dir: &str) -> anyhow::Result<Vec<Child>> {
+pub fn children(tree: &Tree<'_, Archive>, dir: &str) -> Result<Vec<Child>, DriveError> {
     let depth = name::split(dir).len();
     let reps: Vec<Arc<Entry>> = tree.list(dir)?;
     let mut out = Vec::with_capacity(reps.len());

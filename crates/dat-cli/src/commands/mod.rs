@@ -12,6 +12,7 @@ pub mod log;
 pub mod ls;
 pub mod net_common;
 pub mod pull;
+pub mod remote;
 pub mod share;
 pub mod status;
 pub mod sync;

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::ops::Range;
 
 use dat_core::FeedError;
-use dat_drive::{DriveError, Stat, name};
+use dat_drive::{Archive, DriveError, Stat, name};
 
 use super::drive::{Change, Drive, Error, Mode, State};
 use super::progress::FeedKind;
@@ -149,8 +149,25 @@ impl Drive {
         .await
     }
 
-    /// Download content blocks `range` and wait until they are all stored.
-    async fn download(&self, range: Range<u64>) -> Result<(), Error> {
+    /// Run `f`, a read-only algorithm of the archive at any version (a lookup at an older
+    /// version, a folder listing), fetching each metadata entry it stops at. `f` runs again
+    /// after each arrival, so it must only read.
+    pub async fn lookup<R>(
+        &self,
+        what: &'static str,
+        mut f: impl FnMut(&Archive) -> Result<R, DriveError>,
+    ) -> Result<R, Error> {
+        self.update().await?;
+        self.with_metadata(what, move |st| match &st.archive {
+            Some(a) => f(a).map(Some),
+            None => Ok(None),
+        })
+        .await
+    }
+
+    /// Download content blocks `range` and wait until they are all stored (a reader that
+    /// streams waits for its blocks a few at a time, in order).
+    pub async fn download(&self, range: Range<u64>) -> Result<(), Error> {
         self.retry("downloading content", |st| {
             st.want(FeedKind::Content, range.clone());
             let have = st
@@ -165,9 +182,15 @@ impl Drive {
         .await
     }
 
-    /// The content blocks holding bytes `start..start + len` of the file `st`.
-    async fn blocks_of(&self, st: &Stat, start: u64, len: u64) -> Result<Range<u64>, Error> {
+    /// The content blocks holding bytes `start..start + len` of the file `st` (of any
+    /// version; clamped to its size), seeking the first and last through peers.
+    pub async fn blocks_of(&self, st: &Stat, start: u64, len: u64) -> Result<Range<u64>, Error> {
         let end_block = st.offset() + st.blocks();
+        let start = start.min(st.size());
+        let len = len.min(st.size() - start);
+        if len == 0 {
+            return Ok(st.offset()..st.offset());
+        }
         let first = if start == 0 {
             st.offset()
         } else {

@@ -127,7 +127,23 @@ fn compare(path: &str, got: Expect, expected: &Expected) {
 
 /// The content feed's leaf records (hash and size of each block), in block order.
 pub fn content_leaves(dir: &Path) -> Vec<[u8; 40]> {
-    let tree = std::fs::read(dir.join(".dat/content.tree")).unwrap_or_default();
+    leaves(dir, "content")
+}
+
+/// Sizes of the metadata entries after the header (one per file in a new import), from the
+/// metadata feed's leaf records: lets imports of different lengths be compared on the same
+/// first files.
+pub fn metadata_entry_sizes(dir: &Path) -> Vec<u64> {
+    leaves(dir, "metadata")
+        .iter()
+        .skip(1)
+        .map(|r| u64::from_be_bytes(r[32..].try_into().unwrap_or([0; 8])))
+        .collect()
+}
+
+/// A feed's leaf records (a 32-byte hash, then the block size big-endian), in block order.
+fn leaves(dir: &Path, feed: &str) -> Vec<[u8; 40]> {
+    let tree = std::fs::read(dir.join(format!(".dat/{feed}.tree"))).unwrap_or_default();
     tree.get(32..)
         .unwrap_or_default()
         .chunks_exact(40)

@@ -126,7 +126,7 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
     let root = tempfile::tempdir_in(crate::feed_append::scratch())
         .unwrap_or_else(|e| panic!("tempdir: {e}"));
     let dir = root.path().join("w2");
-    let secrets = root.path().join("secrets");
+    let secrets = root.path().join("home/.dat/secret_keys");
     eprintln!("{}: generating", shape.name);
     let expected: Expected = data::small_files(&dir, shape.count, shape.folders);
     let js_cap = options.js_cap_seconds;
@@ -139,22 +139,30 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
     let cap = Duration::from_secs(js_cap);
     let mut rust = Runs::default();
     let mut leaves = Vec::new();
+    let mut rust_entries = Vec::new();
     let mut rust_capped = false;
     for run in 0..options.runs {
         eprintln!("{} run {}: Rust", shape.name, run + 1);
         check::reset(&dir, &secrets);
-        let child = measure::rust_import(&dir, &secrets, shape.window, shape.capped.then_some(cap));
+        let child = measure::rust_import(
+            options,
+            &dir,
+            &secrets,
+            shape.window,
+            shape.capped.then_some(cap),
+        );
         let out = measure::run(&child, root.path());
         let (files, secs) = if out.capped {
             (out.files, out.sampled.as_secs_f64())
         } else {
             assert_eq!(out.num("added"), shape.count as f64, "{}", out.result());
-            (shape.count, out.num("ms") / 1000.0)
+            (shape.count, out.ms() / 1000.0)
         };
         rust.push(&out, files, secs, shape.window, &dir);
         if run == 0 {
             check::rust_read_back(&dir, &secrets, &expected, !out.capped);
             leaves = check::content_leaves(&dir);
+            rust_entries = check::metadata_entry_sizes(&dir);
         }
         if out.capped {
             rust_capped = true;
@@ -165,11 +173,12 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
     let mut js = Runs::default();
     let mut same = false;
     let mut stopped = String::new();
+    let mut entries_per_file = (f64::NAN, f64::NAN, 0);
     for run in 0..options.runs {
         eprintln!("{} run {}: JS", shape.name, run + 1);
         check::reset(&dir, &secrets);
         let child = measure::js_import(
-            &options.lab,
+            options,
             &dir,
             &secrets,
             js_window,
@@ -182,7 +191,7 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
         );
         let out = measure::run(&child, root.path());
         let files = out.num("files") as u64;
-        js.push(&out, files, out.num("ms") / 1000.0, js_window, &dir);
+        js.push(&out, files, out.ms() / 1000.0, js_window, &dir);
         stopped = out.result()["stopped"].as_str().unwrap_or("").to_string();
         if run == 0 {
             check::js_read_back(
@@ -194,6 +203,10 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
                 !stopped.is_empty(),
             );
             let js_leaves = check::content_leaves(&dir);
+            let js_entries = check::metadata_entry_sizes(&dir);
+            let n = js_entries.len().min(rust_entries.len());
+            let per_file = |v: &[u64]| v[..n].iter().sum::<u64>() as f64 / n.max(1) as f64;
+            entries_per_file = (per_file(&rust_entries), per_file(&js_entries), n);
             same = check::same_leaves(&leaves, &js_leaves, files.min(leaves.len() as u64) as usize);
         }
         if stopped == "max-seconds" {
@@ -231,10 +244,11 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
         ),
         note: format!(
             "{rust_scope}, {}-file windows flat within **{flat:.2}×** (max/min); {js_scope}; \
-             metadata {:.0} B/file Rust, {:.0} B/file JS",
+             metadata {:.0} B/file Rust, {:.0} B/file JS; {}",
             shape.window,
             median(rust.meta_per_file.clone()),
             median(js.meta_per_file.clone()),
+            measure::rust_label(options),
         ),
     };
     let fmt = |v: &[f64]| {
@@ -253,6 +267,11 @@ fn run_shape(options: &Options, shape: &Shape) -> (Row, Vec<String>) {
             fmt(&rust_windows),
             median(rust.ms.clone()) / 1000.0,
             median(rust.rss.clone()),
+        ),
+        format!(
+            "{}: metadata entries over the first {} files: {:.1} B/file Rust, {:.1} B/file JS \
+             (whole metadata feed on disk per file: see the row)",
+            shape.name, entries_per_file.2, entries_per_file.0, entries_per_file.1,
         ),
         format!(
             "{}: JS files/s per {js_window}-file window ({} run(s)): {} — {js_scope}, {:.1} s, \

@@ -4,12 +4,14 @@
 //!
 //! ```text
 //! cargo run --release -p bench -- [--smoke] [--runs N] [--only W1,W2,...] [--js-cap-seconds S]
+//!                                  [--rust-cli target/release/dat]
 //! ```
 //! Workloads: `feed-append-64k` (1 GiB in 64 KiB blocks), `feed-append-1k` (100k 1 KiB
 //! blocks), `W1` (import one 1 GiB file, then a no-op re-import), `W2` (import 100k small
 //! files in 100 folders, and 20k in one folder). `--smoke` runs tiny sizes once, to prove the
 //! harness works (CI does this). Import workloads run each side as a child process (Rust:
-//! `bench child-import DIR SECRET_DIR`) to measure its CPU time and peak RSS.
+//! `bench child-import DIR SECRET_DIR`, or `dat create` with `--rust-cli`) to measure its CPU
+//! time and peak RSS.
 
 mod check;
 mod child;
@@ -33,6 +35,9 @@ pub struct Options {
     pub smoke: bool,
     /// The JS reference peer.
     pub lab: JsLab,
+    /// Run `dat create` (this `dat` binary) as the Rust side of the import workloads instead
+    /// of the library in `bench child-import`.
+    pub rust_cli: Option<std::path::PathBuf>,
     /// Longest an import may run where it cannot finish (W2, one folder; default 120 s, 30 s
     /// in smoke mode).
     pub js_cap_seconds: u64,
@@ -40,8 +45,8 @@ pub struct Options {
 
 const ALL: [&str; 4] = ["feed-append-64k", "feed-append-1k", "W1", "W2"];
 
-const USAGE: &str =
-    "usage: bench [--smoke] [--runs N] [--only W1,W2,...] [--js-cap-seconds S] [WORKLOAD...]
+const USAGE: &str = "usage: bench [--smoke] [--runs N] [--only W1,W2,...] [--js-cap-seconds S]
+             [--rust-cli PATH/TO/dat] [WORKLOAD...]
 workloads: feed-append-64k feed-append-1k W1 W2 (default: all)";
 
 fn main() -> ExitCode {
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
     let mut runs = 3;
     let mut smoke = false;
     let mut js_cap_seconds = None;
+    let mut rust_cli = None;
     let mut workloads: Vec<String> = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -58,6 +64,7 @@ fn main() -> ExitCode {
             "--js-cap-seconds" => {
                 js_cap_seconds = args.next().and_then(|n| n.parse().ok());
             }
+            "--rust-cli" => rust_cli = args.next().map(std::path::PathBuf::from),
             "--only" => workloads.extend(
                 args.next()
                     .unwrap_or_default()
@@ -92,6 +99,7 @@ fn main() -> ExitCode {
         runs: if smoke { 1 } else { runs.max(1) },
         smoke,
         lab,
+        rust_cli,
         js_cap_seconds: js_cap_seconds.unwrap_or(if smoke { 30 } else { 120 }),
     };
     let mut rows = Vec::new();

@@ -30,6 +30,11 @@ pub struct Outcome {
     pub files: u64,
     /// From the first metadata entry seen to the child's end, as sampled from outside.
     pub sampled: Duration,
+    /// The whole process, start to exit, as the parent saw it.
+    pub wall: Duration,
+    /// Report `wall` as the time (`--rust-cli`: whole commands are compared), not the time
+    /// the child measured around its import.
+    pub whole: bool,
 }
 
 impl Outcome {
@@ -39,6 +44,16 @@ impl Outcome {
             .iter()
             .find(|l| l["event"] == "bench")
             .unwrap_or_else(|| panic!("the child printed no result: {:?}", self.lines))
+    }
+
+    /// The import's time in ms: measured by the child around the import (archive open to
+    /// close), or with `--rust-cli` the whole process's wall clock.
+    pub fn ms(&self) -> f64 {
+        if self.whole {
+            self.wall.as_secs_f64() * 1000.0
+        } else {
+            self.num("ms")
+        }
     }
 
     /// A number from the result line.
@@ -76,12 +91,31 @@ pub struct Child {
     pub timeout: Duration,
     /// Whether being stopped at `timeout` is a result (a capped run) rather than a failure.
     pub capped_ok: bool,
+    /// Time the whole process (see [`Outcome::ms`]).
+    pub whole: bool,
 }
 
 /// Entries in the metadata feed, from the size of its signatures file.
 pub fn metadata_len(archive: &Path) -> u64 {
-    std::fs::metadata(archive.join(".dat/metadata.signatures"))
+    feed_len(archive, "metadata")
+}
+
+/// Length of the archive's `metadata` or `content` feed, from the size of its signatures file
+/// (hypercore writes the signature of each append at the index of its last block).
+pub fn feed_len(archive: &Path, feed: &str) -> u64 {
+    std::fs::metadata(archive.join(format!(".dat/{feed}.signatures")))
         .map_or(0, |m| m.len().saturating_sub(32) / 64)
+}
+
+/// `dat create --json` reports `{"event":"created","seconds":..,"added":..}`: name it as the
+/// bench children do (`"event":"bench"`, `ms`).
+fn from_cli(mut line: Json) -> Json {
+    if line["event"] == "created" {
+        let ms = line["seconds"].as_f64().unwrap_or(f64::NAN) * 1000.0;
+        line["event"] = "bench".into();
+        line["ms"] = ms.into();
+    }
+    line
 }
 
 /// Run `child` to completion; panics with its stderr if it fails.
@@ -106,6 +140,7 @@ pub fn run(child: &Child, scratch: &Path) -> Outcome {
     for (k, v) in &child.env {
         cmd.env(k, v);
     }
+    let spawned = Instant::now();
     let mut proc = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run /usr/bin/time: {e}"));
@@ -134,6 +169,7 @@ pub fn run(child: &Child, scratch: &Path) -> Outcome {
         sample(&mut marks);
         std::thread::sleep(Duration::from_millis(2));
     };
+    let wall = spawned.elapsed();
     let (files, sampled) = sample(&mut marks);
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     // `timeout` exits 124 when it stopped the command (137 if it had to kill it).
@@ -158,45 +194,86 @@ pub fn run(child: &Child, scratch: &Path) -> Outcome {
         panic!("unexpected /usr/bin/time output: {times:?}");
     };
     Outcome {
-        lines: parse_json_lines(&read(&stdout)),
+        lines: parse_json_lines(&read(&stdout))
+            .into_iter()
+            .map(from_cli)
+            .collect(),
         cpu_s: user + sys,
         rss_mb: rss_kb * 1024.0 / 1e6,
         marks,
         capped,
         files,
         sampled,
+        wall,
+        whole: child.whole,
     }
 }
 
-/// The bench binary itself, to run `bench child-import`; with `cap`, it is stopped after that
-/// long (a capped run).
-pub fn rust_import(dir: &Path, secrets: &Path, window: u64, cap: Option<Duration>) -> Child {
-    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current exe: {e}"));
+/// What runs the Rust side of the import workloads, for the notes.
+pub fn rust_label(options: &crate::Options) -> &'static str {
+    if options.rust_cli.is_some() {
+        "Rust = `dat create` (fsyncs at the end); times are whole processes"
+    } else {
+        "Rust = dat-drive `import` in a child"
+    }
+}
+
+/// The Rust import of `dir`: the bench binary itself (`bench child-import`), or with
+/// `--rust-cli`, `dat create --json` (with `HOME` two levels above `secrets`, where it keeps
+/// secret keys). With `cap`, it is stopped after that long (a capped run).
+pub fn rust_import(
+    options: &crate::Options,
+    dir: &Path,
+    secrets: &Path,
+    window: u64,
+    cap: Option<Duration>,
+) -> Child {
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let (argv, env) = match &options.rust_cli {
+        Some(dat) => {
+            let home = secrets
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(secrets)
+                .to_path_buf();
+            let argv = ["create", &dir_arg, "--json", "--quiet"].map(String::from);
+            let mut all = vec![dat.to_string_lossy().into_owned()];
+            all.extend(argv);
+            (all, vec![("HOME".to_string(), home)])
+        }
+        None => {
+            let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current exe: {e}"));
+            let argv = vec![
+                exe.to_string_lossy().into_owned(),
+                "child-import".into(),
+                dir_arg,
+                secrets.to_string_lossy().into_owned(),
+            ];
+            (argv, Vec::new())
+        }
+    };
     Child {
-        argv: vec![
-            exe.to_string_lossy().into_owned(),
-            "child-import".into(),
-            dir.to_string_lossy().into_owned(),
-            secrets.to_string_lossy().into_owned(),
-        ],
-        env: Vec::new(),
+        argv,
+        env,
         archive: dir.to_path_buf(),
         window,
         timeout: cap.unwrap_or(Duration::from_secs(3600)),
         capped_ok: cap.is_some(),
+        whole: options.rust_cli.is_some(),
     }
 }
 
 /// `interop/js/hyperdrive-bench.js import`: dat-node's `importFiles`, as `dat create` runs it,
 /// stopped after `max_files` files or `max_seconds`.
 pub fn js_import(
-    lab: &dat_test::JsLab,
+    options: &crate::Options,
     dir: &Path,
     secrets: &Path,
     window: u64,
     max_files: u64,
     max_seconds: u64,
 ) -> Child {
+    let lab = &options.lab;
     let script = dat_test::interop_dir().join("js/hyperdrive-bench.js");
     let timeout = Duration::from_secs(max_seconds + 600);
     Child {
@@ -221,5 +298,6 @@ pub fn js_import(
         window,
         timeout,
         capped_ok: false,
+        whole: options.rust_cli.is_some(),
     }
 }

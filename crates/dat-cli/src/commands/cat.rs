@@ -129,7 +129,7 @@ fn run_remote(args: &Args, out: &Output) -> anyhow::Result<()> {
         .context("which file? (dat cat dat://KEY/path)")?;
     let range = args.range.as_deref().map(parse_range).transpose()?;
     let path = name::normalize(&path).with_context(|| format!("bad path {path:?}"))?;
-    let remote = Remote::open(link, &args.remote)?;
+    let remote = Remote::open(link, &args.remote, *out)?;
     let version = remote.version(args.version)?;
     let st = remote
         .lookup("looking up a path", |a| a.checkout(version)?.stat(&path))?

@@ -76,7 +76,7 @@ fn run_remote(args: &Args, out: &Output) -> anyhow::Result<()> {
     let link: DatLink = first.parse().context("not a Dat link")?;
     let path = remote::path_of(&link, rest.map(String::as_str))?.unwrap_or_else(|| "/".into());
     let path = name::normalize(&path).with_context(|| format!("bad path {path:?}"))?;
-    let remote = Remote::open(link, &args.remote)?;
+    let remote = Remote::open(link, &args.remote, *out)?;
     let version = remote.version(args.version)?;
     let items = remote.lookup("listing", |a| listing(&a.checkout(version)?, &path))?;
     let Some(items) = items else {

@@ -19,7 +19,9 @@ use dat_net::replication::{Drive, Mode, Swarm};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
-use super::net_common::{PeerArgs, drive_options, runtime, start_swarm, until_done};
+use super::net_common::{
+    Discovering, PeerArgs, drive_options, runtime, start_discovery, start_swarm, until_done,
+};
 use crate::local::Layout;
 use crate::output::{Output, human_bytes, json_string};
 
@@ -102,6 +104,7 @@ impl Drop for Scratch {
 /// A remote archive being read. Fields drop in order: connections first, the scratch
 /// folder last.
 pub struct Remote {
+    discovering: Option<Discovering>,
     swarm: Option<Swarm>,
     ahead: Cell<Option<JoinHandle<()>>>,
     drive: Drive,
@@ -117,22 +120,26 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// Dial the peers of `link` and fetch its newest version's head entry.
-    pub fn open(link: DatLink, args: &RemoteArgs) -> anyhow::Result<Self> {
+    /// Dial the peers of `link` (given, and found by discovery) and fetch its newest
+    /// version's head entry.
+    pub fn open(link: DatLink, args: &RemoteArgs, out: Output) -> anyhow::Result<Self> {
         let started = Instant::now();
-        let scratch = Scratch::new()?;
         let rt = runtime()?;
-        let peers = rt.block_on(args.peers.resolve())?;
-        if peers.is_empty() {
+        let direct = rt.block_on(args.peers.resolve())?;
+        let cfg = args.peers.discovery.config()?;
+        if direct.is_empty() && cfg.no_dns && cfg.no_mdns && cfg.no_dht {
             bail!(
-                "no peer to read dat://{} from: give one with --peer HOST:PORT",
+                "no peer to read dat://{} from: give one with --peer HOST:PORT, or enable discovery",
                 link.key
             );
         }
+        let scratch = Scratch::new()?;
         let drive = Drive::clone_sleep(&scratch.0, link.key, Mode::Sparse, drive_options())
             .context("cannot open a scratch archive")?;
-        let swarm = rt.block_on(start_swarm(&drive, None, &peers))?;
+        let swarm = rt.block_on(start_swarm(&drive, None, &direct))?;
+        let discovering = rt.block_on(start_discovery(&swarm, &drive, &args.peers, None, out))?;
         let mut remote = Self {
+            discovering,
             swarm: Some(swarm),
             ahead: Cell::new(None),
             drive,
@@ -253,6 +260,11 @@ impl Drop for Remote {
     fn drop(&mut self) {
         if let Some(t) = self.ahead.take() {
             t.abort();
+        }
+        if let Some(d) = self.discovering.take() {
+            let _ = self
+                .rt
+                .block_on(tokio::time::timeout(Duration::from_secs(1), d.stop()));
         }
         self.swarm.take();
     }

@@ -11,6 +11,7 @@ pub use frame::{Frame, FrameDecoder, FrameError, MAX_FEEDS, MAX_FRAME_LEN};
 pub mod message;
 
 pub use message::{Data, Handshake, Have, Info, Message, MessageError, Request};
+mod block_ranges;
 mod channels;
 pub mod cipher;
 pub mod event;

@@ -6,6 +6,12 @@
 //! verified and stored by `Feed::put`. Uploader: eager `Have{length-1}` and an RLE bitfield Have
 //! per Want, Data with proofs from `Feed::proof`, Have for new blocks to a peer that Wanted.
 //! Anything JS would destroy the connection for is returned as a [`ReplicationError`].
+//!
+//! Looking for blocks to request costs work in proportion to what changed, not to what the
+//! peer advertises: only the bits a Have newly sets (and a new selection) are searched, the
+//! selection is skipped a range at a time, and the remote and local bitfields are compared a
+//! 64-bit word at a time over the remote's held pages. A peer that advertised 32 Mi blocks
+//! and then sends tiny Haves costs a few steps per message ([`Replicator::search_steps`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -15,9 +21,10 @@ use std::time::{Duration, Instant};
 
 use dat_core::{Feed, FeedError, Proof, RemoteTree};
 
+use crate::block_ranges::BlockRanges;
 use crate::event::Channel;
 use crate::message::{self, Data, Have, Message, Request};
-use crate::remote_bitfield::{self, RemoteBitfield, TooLarge};
+use crate::remote_bitfield::{FillError, RemoteBitfield, TooLarge};
 use crate::rle::{self, RleError};
 use crate::session::Session;
 
@@ -29,6 +36,17 @@ pub const MAX_INFLIGHT_WANTS: usize = 16;
 
 /// Largest decoded Have bitfield accepted (4 MiB = 32 Mi blocks).
 pub const MAX_HAVE_BITFIELD: usize = 4 * 1024 * 1024;
+
+/// Most separate ranges still to search; past it the two closest are joined (the blocks
+/// between them, searched already, are searched again: wasted but bounded work).
+const MAX_SEARCH_RANGES: usize = 64;
+
+/// Blocks skipped because another peer claimed them are tidied (the ones no longer wanted
+/// dropped) when their number doubles, and at least at this many.
+const MIN_DEFERRED_TIDY: usize = 64;
+
+/// Blocks per page of the local bitfield fetched at a time by the search.
+const LOCAL_PAGE_BITS: u64 = 8192;
 
 /// How the replicator behaves.
 #[derive(Debug, Clone)]
@@ -111,6 +129,15 @@ pub enum ReplicationError {
     TooLarge(#[from] TooLarge),
 }
 
+impl From<FillError> for ReplicationError {
+    fn from(e: FillError) -> Self {
+        match e {
+            FillError::Rle(e) => Self::Bitfield(e),
+            FillError::TooLarge(e) => Self::TooLarge(e),
+        }
+    }
+}
+
 /// Which blocks of one feed are requested from which peer. Shared by the replicators of every
 /// connection that downloads the feed (clone it into each), so that with several peers each
 /// block is asked of one peer only; a claim ends when the block verifies, the request is
@@ -179,19 +206,31 @@ pub struct Replicator {
     compat: bool,
     wants: BTreeSet<u64>,
     inflight_wants: usize,
+    /// The Want regions were all sent for this selection and `(remote_length - 1) / region`.
+    wants_sent_for: Option<u64>,
+    /// The selection as given (its Want regions are computed per range, as JS does).
     selections: Vec<Range<u64>>,
-    cursor: u64,
+    /// The same blocks as sorted disjoint ranges, for lookups.
+    selected: BlockRanges,
+    /// Blocks that may have become worth requesting (newly advertised, newly selected) and
+    /// are not searched yet; the search takes them lowest first.
+    unsearched: BlockRanges,
     inflight: VecDeque<(u64, Instant)>,
     remote_tree: RemoteTree,
     last_bytes: u64,
     events: VecDeque<ReplicatorEvent>,
     /// The shared claim table and our owner id in it.
     claims: Option<(Claims, u64)>,
-    /// Lowest selected block skipped because another peer had claimed it: rescanned once the
-    /// window finds nothing else, since that peer may have dropped it.
-    deferred: Option<u64>,
+    /// Selected blocks skipped because another peer had claimed them (or answered without
+    /// their value): tried again once the search finds nothing else, since that peer may
+    /// have dropped them.
+    deferred: BTreeSet<u64>,
+    /// Size of `deferred` at which it is next tidied.
+    deferred_tidy_at: usize,
     /// Seeks (hash Requests by byte offset) in flight, answered in order.
     seeks: VecDeque<(u64, Instant)>,
+    /// Pages, words, ranges and blocks the request search examined so far.
+    steps: u64,
 }
 
 impl Replicator {
@@ -206,15 +245,19 @@ impl Replicator {
             compat: false,
             wants: BTreeSet::new(),
             inflight_wants: 0,
+            wants_sent_for: None,
             selections: Vec::new(),
-            cursor: u64::MAX,
+            selected: BlockRanges::default(),
+            unsearched: BlockRanges::default(),
             inflight: VecDeque::new(),
             remote_tree: RemoteTree::new(),
             last_bytes: 0,
             events: VecDeque::new(),
             claims: None,
-            deferred: None,
+            deferred: BTreeSet::new(),
+            deferred_tidy_at: MIN_DEFERRED_TIDY,
             seeks: VecDeque::new(),
+            steps: 0,
         }
     }
 
@@ -228,14 +271,14 @@ impl Replicator {
     /// selected are cancelled (a late answer is then refused like any unrequested block).
     /// Call [`request_more`](Self::request_more) afterwards.
     pub fn set_selection(&mut self, session: &mut Session, ranges: Vec<Range<u64>>) {
+        self.selected = BlockRanges::new(ranges.iter().cloned());
+        self.unsearched.clear();
+        if let Some(first) = self.selected.first() {
+            self.unsearched.insert(first.start..u64::MAX);
+        }
         self.selections = ranges;
-        self.cursor = self
-            .selections
-            .iter()
-            .map(|r| r.start)
-            .min()
-            .unwrap_or(u64::MAX);
-        self.deferred = None;
+        self.wants_sent_for = None;
+        self.deferred.clear();
         let mut kept = VecDeque::with_capacity(self.inflight.len());
         for (index, deadline) in std::mem::take(&mut self.inflight) {
             if self.selected(index) {
@@ -288,8 +331,25 @@ impl Replicator {
 
     /// Download blocks in `range` (`0..u64::MAX` for everything, including future appends).
     pub fn download(&mut self, range: Range<u64>) {
-        self.cursor = self.cursor.min(range.start);
+        self.selected.insert(range.clone());
+        self.search_again(range.clone());
         self.selections.push(range);
+        self.wants_sent_for = None;
+    }
+
+    /// Pages, 64-bit words, ranges and blocks the search for blocks to request has examined
+    /// since this replicator was made: a measure of the CPU a peer's messages cost us, for
+    /// tests that bound it (wall time on a shared machine is too noisy).
+    pub fn search_steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Search `range` again for blocks to request.
+    fn search_again(&mut self, range: Range<u64>) {
+        self.unsearched.insert(range);
+        if self.unsearched.len() > MAX_SEARCH_RANGES {
+            self.unsearched.join_closest();
+        }
     }
 
     /// The channel this replicator talks on.
@@ -434,20 +494,21 @@ impl Replicator {
         if have.length == Some(WANT_REGION) {
             self.inflight_wants = self.inflight_wants.saturating_sub(1);
         }
-        let end = if let Some(encoded) = &have.bitfield {
+        let (end, grown) = if let Some(encoded) = &have.bitfield {
             if matches!(have.length, None | Some(0) | Some(1)) {
                 self.compat = true; // JS backwards-compat mode: stop sending Wants
             }
             if !have.start.is_multiple_of(8192) {
                 return Ok(()); // JS can only apply whole pages
             }
-            let bytes = rle::decode(encoded, MAX_HAVE_BITFIELD)?;
-            self.remote.fill(have.start, &bytes)?;
-            remote_bitfield::last_set(have.start, &bytes)
+            let filled = self
+                .remote
+                .fill_rle(have.start, encoded, MAX_HAVE_BITFIELD)?;
+            (filled.end, filled.grown)
         } else {
             let len = have.length.unwrap_or(1).max(1);
-            self.remote.set_range(have.start, len, true)?;
-            Some(have.start + len)
+            let grown = self.remote.set_range(have.start, len, true)?;
+            (Some(have.start + len), grown)
         };
         if let Some(end) = end
             && end > self.remote_length
@@ -457,7 +518,10 @@ impl Replicator {
                 length: self.remote_length,
             });
         }
-        self.cursor = self.cursor.min(have.start);
+        // Bits the peer had advertised already were searched when they were set.
+        if let Some(grown) = grown {
+            self.search_again(grown);
+        }
         self.send_wants(session);
         self.update(now, session, feed);
         Ok(())
@@ -550,18 +614,26 @@ impl Replicator {
         if let Some(i) = requested {
             self.inflight.remove(i);
             self.release(index);
+            if !feed.has(index) {
+                self.deferred.insert(index); // answered with proof only: ask again later
+            }
         }
         self.update(now, session, feed);
         Ok(())
     }
 
     fn selected(&self, index: u64) -> bool {
-        self.selections.iter().any(|r| r.contains(&index))
+        self.selected.contains(index)
     }
 
     /// Send Wants for the regions our selections need, up to 16 outstanding (JS `_sendWants`).
     fn send_wants(&mut self, session: &mut Session) {
-        if !self.options.download || self.compat {
+        if !self.options.download || self.compat || self.inflight_wants >= MAX_INFLIGHT_WANTS {
+            return;
+        }
+        // The regions depend on the selection and on the remote length's region only.
+        let key = self.remote_length.saturating_sub(1) / WANT_REGION;
+        if self.wants_sent_for == Some(key) {
             return;
         }
         let mut regions = vec![0u64];
@@ -583,49 +655,157 @@ impl Replicator {
                 self.send(session, &Message::Want(want));
             }
         }
+        self.wants_sent_for = Some(key);
     }
 
-    /// Fill the request window with advertised, selected, missing blocks (JS `_update`).
+    /// Fill the request window with advertised, selected, missing blocks (JS `_update`),
+    /// lowest first; blocks another peer claimed are tried again once nothing else is found.
     fn update(&mut self, now: Instant, session: &mut Session, feed: &Feed) {
         if !self.options.download {
             return;
         }
-        let mut rescanned = false;
+        let mut local = LocalBits::new(feed);
         while self.inflight.len() < self.options.max_requests {
-            let Some(i) = self.remote.next_set(self.cursor, self.remote_length) else {
-                match self.deferred.take() {
-                    Some(d) if !rescanned => {
-                        rescanned = true;
-                        self.cursor = d;
-                        continue;
-                    }
-                    other => {
-                        self.deferred = other;
-                        self.cursor = self.remote_length;
-                        return;
-                    }
-                }
+            let Some(i) = self.next_candidate(&mut local) else {
+                self.retry_deferred(now, session, feed);
+                break;
             };
-            self.cursor = i + 1;
-            if !self.selected(i) || feed.has(i) || self.inflight.iter().any(|r| r.0 == i) {
+            if self.inflight.iter().any(|r| r.0 == i) {
                 continue;
             }
-            if let Some((claims, me)) = &self.claims
-                && !claims.claim(i, *me)
-            {
-                self.deferred = Some(self.deferred.map_or(i, |d| d.min(i)));
+            if !self.claim(i) {
+                self.defer(i, feed);
                 continue;
             }
-            let request = Request {
-                index: i,
-                bytes: 0,
-                hash: false,
-                nodes: feed.digest(i),
-            };
-            self.inflight
-                .push_back((i, now + self.options.request_timeout));
-            self.send(session, &Message::Request(request));
+            self.request(now, session, feed, i);
         }
+        self.steps += local.words;
+    }
+
+    /// The lowest unsearched block that the peer advertised, we selected and we lack; the
+    /// search moves past it.
+    fn next_candidate(&mut self, local: &mut LocalBits<'_>) -> Option<u64> {
+        loop {
+            self.steps += 1;
+            let front = self.unsearched.first()?.clone();
+            let (a, b) = (front.start, front.end.min(self.remote_length));
+            if a >= b {
+                // Nothing is advertised from here on; a Have that changes that searches it.
+                self.unsearched.clear();
+                return None;
+            }
+            let Some(sel) = self.selected.next_from(a) else {
+                self.unsearched.clear();
+                return None;
+            };
+            let (from, to) = (a.max(sel.start), b.min(sel.end));
+            if from >= to {
+                // Nothing selected before `b`, nothing advertised after it.
+                self.unsearched.remove_below(front.end);
+                continue;
+            }
+            let mut have = |at: u64, end: u64| local.word(at, end);
+            let found = self
+                .remote
+                .next_set_unless(from, to, &mut have, &mut self.steps);
+            self.unsearched.remove_below(found.map_or(to, |i| i + 1));
+            if found.is_some() {
+                return found;
+            }
+        }
+    }
+
+    /// Whether `index` is still worth requesting.
+    fn wanted(&self, index: u64, feed: &Feed) -> bool {
+        self.remote.get(index) && self.selected(index) && !feed.has(index)
+    }
+
+    fn claim(&self, index: u64) -> bool {
+        self.claims
+            .as_ref()
+            .is_none_or(|(claims, me)| claims.claim(index, *me))
+    }
+
+    /// Remember a block another peer claimed; when their number doubles, forget the ones no
+    /// longer wanted (that peer got them), so they stay about as many as the claims of others.
+    fn defer(&mut self, index: u64, feed: &Feed) {
+        self.deferred.insert(index);
+        if self.deferred.len() >= self.deferred_tidy_at {
+            self.steps += self.deferred.len() as u64;
+            let deferred = std::mem::take(&mut self.deferred);
+            self.deferred = deferred
+                .into_iter()
+                .filter(|&d| self.wanted(d, feed))
+                .collect();
+            self.deferred_tidy_at = MIN_DEFERRED_TIDY.max(2 * self.deferred.len());
+        }
+    }
+
+    /// Request the deferred blocks no other peer holds any more, lowest first.
+    fn retry_deferred(&mut self, now: Instant, session: &mut Session, feed: &Feed) {
+        let deferred: Vec<u64> = self.deferred.iter().copied().collect();
+        for d in deferred {
+            if self.inflight.len() >= self.options.max_requests {
+                break;
+            }
+            self.steps += 1;
+            if !self.wanted(d, feed) || self.inflight.iter().any(|r| r.0 == d) {
+                self.deferred.remove(&d);
+            } else if self.claim(d) {
+                self.deferred.remove(&d);
+                self.request(now, session, feed, d);
+            }
+        }
+    }
+
+    fn request(&mut self, now: Instant, session: &mut Session, feed: &Feed, index: u64) {
+        let request = Request {
+            index,
+            bytes: 0,
+            hash: false,
+            nodes: feed.digest(index),
+        };
+        self.inflight
+            .push_back((index, now + self.options.request_timeout));
+        self.send(session, &Message::Request(request));
+    }
+}
+
+/// The local feed's bitfield as the search reads it: 64 blocks at a time, fetched a stretch
+/// of at most one page at a time and counted.
+struct LocalBits<'a> {
+    feed: &'a Feed,
+    start: u64,
+    bytes: Vec<u8>,
+    /// 64-bit words fetched.
+    words: u64,
+}
+
+impl<'a> LocalBits<'a> {
+    fn new(feed: &'a Feed) -> Self {
+        Self {
+            feed,
+            start: 0,
+            bytes: Vec::new(),
+            words: 0,
+        }
+    }
+
+    /// Which of blocks `at..at + 64` (`at` a multiple of 64) we have, MSB-first; `end` says
+    /// how far on the caller may read in this page.
+    fn word(&mut self, at: u64, end: u64) -> u64 {
+        let held = 8 * self.bytes.len() as u64;
+        if at < self.start || at + 64 > self.start + held {
+            let page_end = (at / LOCAL_PAGE_BITS + 1) * LOCAL_PAGE_BITS;
+            let len = (end.min(page_end).max(at + 1) - at).div_ceil(64) * 64;
+            self.start = at;
+            self.bytes = self.feed.bitfield_bytes(at, len);
+            self.words += len / 64;
+        }
+        let k = ((at - self.start) / 8) as usize;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&self.bytes[k..k + 8]);
+        u64::from_be_bytes(word)
     }
 }
 

@@ -145,6 +145,55 @@ pub fn decoded_len(encoded: &[u8], max: usize) -> Result<usize, RleError> {
     Ok(padded)
 }
 
+/// One run of an encoded bitfield.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run<'a> {
+    /// `len` bytes, all `0xff` if `ones`, else all zero.
+    Repeat {
+        /// Whether the bytes are `0xff`.
+        ones: bool,
+        /// How many bytes.
+        len: u64,
+    },
+    /// Bytes as they are.
+    Literal(&'a [u8]),
+}
+
+/// The runs of `encoded` in order, without building the bytes (a run of a million `0xff`
+/// bytes costs its header); an invalid run ends them with its error. Check the decoded
+/// length against a bound with [`decoded_len`] first.
+pub fn runs(encoded: &[u8]) -> impl Iterator<Item = Result<Run<'_>, RleError>> {
+    let mut input = encoded;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed || input.is_empty() {
+            return None;
+        }
+        let run = read_varint(&mut input)
+            .map_err(RleError::from)
+            .and_then(|h| {
+                if h & 1 == 1 {
+                    return Ok(Run::Repeat {
+                        ones: h & 2 != 0,
+                        len: h >> 2,
+                    });
+                }
+                let len = h >> 1;
+                let offset = encoded.len() - input.len();
+                match usize::try_from(len).ok().filter(|&n| n <= input.len()) {
+                    Some(n) => {
+                        let (lit, rest) = input.split_at(n);
+                        input = rest;
+                        Ok(Run::Literal(lit))
+                    }
+                    None => Err(RleError::Truncated { offset, len }),
+                }
+            });
+        failed = run.is_err();
+        Some(run)
+    })
+}
+
 /// Decode `encoded`, refusing (before allocating) any bitfield longer than `max` bytes
 /// (before alignment padding).
 pub fn decode(encoded: &[u8], max: usize) -> Result<Vec<u8>, RleError> {
@@ -216,6 +265,30 @@ mod tests {
             prop_assert_eq!(&dec[..trimmed], &bits[..trimmed]);
             prop_assert!(dec[trimmed..].iter().all(|&b| b == 0));
             prop_assert_eq!(dec.len() % ALIGN, 0);
+        }
+
+        #[test]
+        fn runs_rebuild_the_decoded_bytes(enc in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let mut out = Vec::new();
+            let mut err = None;
+            for run in runs(&enc) {
+                match run {
+                    Ok(Run::Repeat { ones, len }) if len < 4096 => {
+                        out.resize(out.len() + len as usize, if ones { 0xff } else { 0 });
+                    }
+                    Ok(Run::Repeat { .. }) => return Ok(()), // too large to rebuild here
+                    Ok(Run::Literal(bytes)) => out.extend_from_slice(bytes),
+                    Err(e) => err = Some(e),
+                }
+            }
+            match decode(&enc, 1 << 20) {
+                Ok(d) => {
+                    prop_assert_eq!(err, None);
+                    out.resize(d.len(), 0);
+                    prop_assert_eq!(out, d);
+                }
+                Err(e) => prop_assert_eq!(err, Some(e)),
+            }
         }
 
         #[test]

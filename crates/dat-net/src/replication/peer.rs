@@ -216,6 +216,7 @@ impl Link {
                     if upload {
                         st.progress.feed_mut(kind).uploaded_blocks += 1;
                     }
+                    let mut unannounced = None;
                     while let Some(ev) = rep.poll_event() {
                         match ev {
                             ReplicatorEvent::Downloaded { index } => {
@@ -227,8 +228,22 @@ impl Link {
                                 st.remote_length(kind, length);
                                 meta_changed |= kind == FeedKind::Metadata;
                             }
-                            ReplicatorEvent::Unrequested { .. } => {}
+                            // The block was dropped unstored (JS drops it too). A late answer
+                            // to a cancelled request is for a block the peer announced; one it
+                            // never announced was never requested: no honest peer sends it.
+                            ReplicatorEvent::Unrequested { index } => {
+                                if !rep.remote_has(index) {
+                                    unannounced.get_or_insert(index);
+                                }
+                            }
                         }
+                    }
+                    if let Some(index) = unannounced {
+                        let why = format!(
+                            "{kind} feed: peer sent block {index}, which it never announced"
+                        );
+                        self.close(why, PeerAction::Ban);
+                        break;
                     }
                 }
                 Event::ChannelClosed { channel, .. } => {

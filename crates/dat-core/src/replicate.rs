@@ -213,9 +213,17 @@ impl Feed {
         if length > MAX_BLOCK_INDEX {
             return Err(VerifyError::NodeOutOfRange { index: last }.into());
         }
+        let root_indexes = flat_tree::full_roots(verified_by);
+        // The block is covered by the signature only if the hashing from it reached a root;
+        // a proof that leaves out a sibling would otherwise be checked against roots that
+        // are stored already, and its block written unverified.
+        if !root_indexes.contains(&top.index) {
+            let index = flat_tree::sibling(top.index);
+            return Err(VerifyError::MissingNodes { index }.into());
+        }
         let mut remote = remote.iter().copied().peekable();
         let mut roots = Vec::new();
-        for r in flat_tree::full_roots(verified_by) {
+        for r in root_indexes {
             let node = if r == top.index {
                 nodes.push(top);
                 top

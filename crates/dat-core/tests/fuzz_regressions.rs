@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use dat_core::{
-    Feed, FeedError, FeedStorage, KeyPair, MemoryFeedFiles, ProblemKind, Slot, Storage,
+    Feed, FeedError, FeedStorage, KeyPair, MemoryFeedFiles, ProblemKind, Proof, RemoteTree, Slot,
+    Storage, VerifyError,
 };
 
 /// A two-block feed whose tree file then claims leaf 0 is `size` bytes long (opening checks
@@ -61,6 +62,44 @@ fn get_refuses_a_leaf_larger_than_the_data_file() {
             "size {size}"
         );
     }
+}
+
+/// wire_replication: a peer answered a Request for a block whose sibling the clone lacked but
+/// whose parent it had, leaving the sibling out of the proof. Hashing stopped below the
+/// roots, the stored roots matched the signature, and the unverified block was written.
+#[test]
+fn put_rejects_a_proof_that_skips_the_sibling() {
+    let blocks: [&[u8]; 4] = [b"zero", b"one", b"two", b"three"];
+    let mut writer = Feed::create(FeedStorage::memory(), KeyPair::from_seed(&[6; 32])).unwrap();
+    writer.append_batch(blocks).unwrap();
+    let mut clone = Feed::open_or_create_reader(FeedStorage::memory(), *writer.key()).unwrap();
+    let honest = writer
+        .proof(0, clone.digest(0), false, &mut RemoteTree::new())
+        .unwrap();
+    clone.put(0, Some(blocks[0]), &honest).unwrap();
+    assert!(clone.has_node(5) && !clone.has_node(6));
+    // Block 2 (leaf 4) with node 5, its parent, instead of its sibling 6: the proof "ends"
+    // at leaf 4, and node 5 only stretches the verified length to the signed 4 blocks.
+    let hostile = Proof {
+        index: 2,
+        nodes: vec![writer.node(5).unwrap().unwrap()],
+        signature: honest.signature,
+    };
+    let err = clone.put(2, Some(b"evil"), &hostile).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FeedError::Verify(VerifyError::MissingNodes { index: 6 })
+        ),
+        "{err}"
+    );
+    assert!(!clone.has(2));
+    // The honest block still goes in.
+    let proof = writer
+        .proof(2, clone.digest(2), false, &mut RemoteTree::new())
+        .unwrap();
+    clone.put(2, Some(blocks[2]), &proof).unwrap();
+    assert_eq!(clone.get(2).unwrap(), blocks[2]);
 }
 
 type EntryPoint = fn(&[u8]);

@@ -105,7 +105,9 @@ impl DiskFeed {
         let Ok(feed) = dat_core::Feed::open(self.files().storage()) else {
             return Vec::new();
         };
-        (0..feed.len().min(64)).filter_map(|i| feed.get(i).ok()).collect()
+        (0..feed.len().min(64))
+            .filter_map(|i| feed.get(i).ok())
+            .collect()
     }
 }
 
@@ -114,18 +116,53 @@ fn feeds_and_archives(root: &Path, seeds: &mut Seeds) -> Result<(), String> {
     let i = root.join("interop");
     let archives: [(&str, PathBuf, &str, &str); 5] = [
         ("drive1", i.join("vectors/drive1"), "metadata/", "content/"),
-        ("datdir", i.join("vectors/datdir/.dat"), "metadata.", "content."),
-        ("share13", i.join("fixtures/share13-small/archive/.dat"), "metadata.", "content."),
-        ("sleep", i.join("fixtures/sleep-layout-small/archive"), "metadata.", "content."),
+        (
+            "datdir",
+            i.join("vectors/datdir/.dat"),
+            "metadata.",
+            "content.",
+        ),
+        (
+            "share13",
+            i.join("fixtures/share13-small/archive/.dat"),
+            "metadata.",
+            "content.",
+        ),
+        (
+            "sleep",
+            i.join("fixtures/sleep-layout-small/archive"),
+            "metadata.",
+            "content.",
+        ),
         ("feed1", i.join("vectors/feed1"), "", ""),
     ];
     for (name, dir, meta_prefix, content_prefix) in archives {
-        let meta = DiskFeed::load(&dir, meta_prefix).ok_or(format!("no feed in {}", dir.display()))?;
-        for (slot, bytes) in [("tree", &meta.tree), ("signatures", &meta.signatures), ("bitfield", &meta.bitfield)] {
-            add(seeds, "core_sleep_header", format!("{name}-{slot}"), bytes[..bytes.len().min(32)].to_vec());
+        let meta =
+            DiskFeed::load(&dir, meta_prefix).ok_or(format!("no feed in {}", dir.display()))?;
+        for (slot, bytes) in [
+            ("tree", &meta.tree),
+            ("signatures", &meta.signatures),
+            ("bitfield", &meta.bitfield),
+        ] {
+            add(
+                seeds,
+                "core_sleep_header",
+                format!("{name}-{slot}"),
+                bytes[..bytes.len().min(32)].to_vec(),
+            );
         }
-        add(seeds, "core_feed_files", format!("{name}-meta"), meta.files().pack());
-        add(seeds, "core_reader_files", format!("{name}-meta"), meta.files().pack());
+        add(
+            seeds,
+            "core_feed_files",
+            format!("{name}-meta"),
+            meta.files().pack(),
+        );
+        add(
+            seeds,
+            "core_reader_files",
+            format!("{name}-meta"),
+            meta.files().pack(),
+        );
         let blocks = meta.blocks();
         if blocks.is_empty() {
             return Err(format!("{name}: the feed does not open"));
@@ -134,8 +171,18 @@ fn feeds_and_archives(root: &Path, seeds: &mut Seeds) -> Result<(), String> {
             continue;
         }
         let content = DiskFeed::load(&dir, content_prefix).ok_or(format!("{name}: no content"))?;
-        add(seeds, "core_feed_files", format!("{name}-content"), content.files().pack());
-        add(seeds, "drive_archive", name, dat_drive::fuzzing::pack_archive(&meta.files(), &content.files()));
+        add(
+            seeds,
+            "core_feed_files",
+            format!("{name}-content"),
+            content.files().pack(),
+        );
+        add(
+            seeds,
+            "drive_archive",
+            name,
+            dat_drive::fuzzing::pack_archive(&meta.files(), &content.files()),
+        );
         metadata_blocks(name, &blocks, seeds);
     }
     Ok(())
@@ -147,7 +194,12 @@ fn metadata_blocks(name: &str, blocks: &[Vec<u8>], seeds: &mut Seeds) {
         add(seeds, "drive_index_header", name, header.clone());
         add(seeds, "core_protobuf", format!("{name}-0"), header.clone());
     }
-    add(seeds, "drive_tree", name, dat_drive::fuzzing::pack_blocks(blocks[1..].iter().map(Vec::as_slice)));
+    add(
+        seeds,
+        "drive_tree",
+        name,
+        dat_drive::fuzzing::pack_blocks(blocks[1..].iter().map(Vec::as_slice)),
+    );
     for (seq, block) in blocks.iter().enumerate().skip(1).take(12) {
         let tag = format!("{name}-{seq}");
         add(seeds, "drive_node", &tag, block.clone());
@@ -190,7 +242,11 @@ fn random_trees(root: &Path, seeds: &mut Seeds) -> Result<(), String> {
             let (Some(&kind), Some(&path)) = (parts.get(1), parts.get(3)) else {
                 continue;
             };
-            let opts = WriteOptions { mtime: Some(1), ctime: Some(1), ..WriteOptions::default() };
+            let opts = WriteOptions {
+                mtime: Some(1),
+                ctime: Some(1),
+                ..WriteOptions::default()
+            };
             let _ = match kind {
                 "put" => archive.write_file(path, &b"x"[..], opts),
                 _ => archive.unlink(path),
@@ -199,7 +255,12 @@ fn random_trees(root: &Path, seeds: &mut Seeds) -> Result<(), String> {
         let blocks: Vec<Vec<u8>> = (1..=archive.version().min(40))
             .filter_map(|s| archive.metadata().get(s).ok())
             .collect();
-        add(seeds, "drive_tree", format!("random-ops-{n}"), dat_drive::fuzzing::pack_blocks(blocks.iter().map(Vec::as_slice)));
+        add(
+            seeds,
+            "drive_tree",
+            format!("random-ops-{n}"),
+            dat_drive::fuzzing::pack_blocks(blocks.iter().map(Vec::as_slice)),
+        );
     }
     Ok(())
 }
@@ -210,21 +271,33 @@ fn wire(root: &Path, seeds: &mut Seeds) -> Result<(), String> {
     let hex = fs::read_to_string(root.join("crates/dat-wire/tests/data/js-stream-feed1.hex"))
         .map_err(|e| format!("js stream: {e}"))?;
     let js = from_hex(hex.trim()).ok_or("js stream: bad hex")?;
-    let key = PublicKey::from_slice(&read(&root.join("interop/vectors/feed1/key"))).map_err(|e| e.to_string())?;
+    let key = PublicKey::from_slice(&read(&root.join("interop/vectors/feed1/key")))
+        .map_err(|e| e.to_string())?;
     for chunk in [0u8, 7, 64] {
         let mut input = key.as_bytes().to_vec();
         input.push(chunk);
         input.extend_from_slice(&js);
-        add(seeds, "wire_session", format!("js-feed1-chunk{chunk}"), input);
+        add(
+            seeds,
+            "wire_session",
+            format!("js-feed1-chunk{chunk}"),
+            input,
+        );
     }
     let plain = decrypt_js_stream(&key, &js).ok_or("js stream: no opening Feed frame")?;
     let mut streams = vec![("js-feed1".to_string(), plain)];
     let now = Instant::now();
     for (upload, step) in [(false, 0u8), (false, 5), (true, 0), (true, 9)] {
-        let seed = dat_wire::fuzzing::replication_seed(upload, step, now).map_err(|e| e.to_string())?;
+        let seed =
+            dat_wire::fuzzing::replication_seed(upload, step, now).map_err(|e| e.to_string())?;
         let role = if upload { "upload" } else { "download" };
         streams.push((format!("ours-{role}"), seed[1..].to_vec()));
-        add(seeds, "wire_replication", format!("{role}-step{step}"), seed);
+        add(
+            seeds,
+            "wire_replication",
+            format!("{role}-step{step}"),
+            seed,
+        );
     }
     for (name, stream) in streams {
         for chunk in [1u8, 5, 255] {
@@ -242,7 +315,12 @@ fn wire(root: &Path, seeds: &mut Seeds) -> Result<(), String> {
             };
             let mut input = vec![kind];
             input.extend_from_slice(body);
-            add(seeds, "wire_message", format!("{name}-{n}-kind{kind}"), input);
+            add(
+                seeds,
+                "wire_message",
+                format!("{name}-{n}-kind{kind}"),
+                input,
+            );
             if let Ok(Message::Have(have)) = Message::decode(kind, body)
                 && let Some(bits) = have.bitfield
             {
@@ -250,7 +328,8 @@ fn wire(root: &Path, seeds: &mut Seeds) -> Result<(), String> {
             }
         }
     }
-    let rle = fs::read_to_string(root.join("crates/dat-wire/tests/data/rle-js.txt")).map_err(|e| format!("rle-js.txt: {e}"))?;
+    let rle = fs::read_to_string(root.join("crates/dat-wire/tests/data/rle-js.txt"))
+        .map_err(|e| format!("rle-js.txt: {e}"))?;
     for (n, line) in rle.lines().take(24).enumerate() {
         if let Some(encoded) = line.split_whitespace().nth(1).and_then(from_hex) {
             add(seeds, "wire_rle", format!("js-{n}"), encoded);
@@ -281,9 +360,18 @@ fn decrypt_js_stream(key: &PublicKey, stream: &[u8]) -> Option<Vec<u8>> {
 fn discovery(seeds: &mut Seeds) {
     // dns-packet 4.2.0 encodings, from crates/dat-discovery/tests/wire.rs.
     let js = [
-        ("js-announce", "123401000001000000000001283030303130323033303430353036303730383039306130623063306430653066313031313132313303646174056c6f63616c0000100001283030303130323033303430353036303730383039306130623063306430653066313031313132313303646174056c6f63616c000010000100000000002a0e7375627363726962653d747275650c746f6b656e3d6162632b2f3d0d616e6e6f756e63653d33323832"),
-        ("js-response", "123480000001000100000000283030303130323033303430353036303730383039306130623063306430653066313031313132313303646174056c6f63616c0000100001283030303130323033303430353036303730383039306130623063306430653066313031313132313303646174056c6f63616c000010000100000000001909746f6b656e3d78797a0e70656572733d6677414141517a53"),
-        ("js-push", "000701000000000000000001283030303130323033303430353036303730383039306130623063306430653066313031313132313303646174056c6f63616c0000210001000000000010000000000cd202313001310132013300"),
+        (
+            "js-announce",
+            "123401000001000000000001283030303130323033303430353036303730383039306130623063306430653066313031313132313303646174056c6f63616c0000100001283030303130323033303430353036303730383039306130623063306430653066313031313132313303646174056c6f63616c000010000100000000002a0e7375627363726962653d747275650c746f6b656e3d6162632b2f3d0d616e6e6f756e63653d33323832",
+        ),
+        (
+            "js-response",
+            "123480000001000100000000283030303130323033303430353036303730383039306130623063306430653066313031313132313303646174056c6f63616c0000100001283030303130323033303430353036303730383039306130623063306430653066313031313132313303646174056c6f63616c000010000100000000001909746f6b656e3d78797a0e70656572733d6677414141517a53",
+        ),
+        (
+            "js-push",
+            "000701000000000000000001283030303130323033303430353036303730383039306130623063306430653066313031313132313303646174056c6f63616c0000210001000000000010000000000cd202313001310132013300",
+        ),
     ];
     let mut packets: Vec<(String, Vec<u8>)> = js
         .iter()
@@ -293,21 +381,45 @@ fn discovery(seeds: &mut Seeds) {
     let server_addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 5300);
     let me = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 9), 3282);
     let mut server = Server::new(ServerConfig::default(), Secrets::new([1; 32], [2; 32]), 3);
-    server.seed(Duration::ZERO, "ab", SocketAddrV4::new(Ipv4Addr::new(10, 1, 2, 3), 3282));
+    server.seed(
+        Duration::ZERO,
+        "ab",
+        SocketAddrV4::new(Ipv4Addr::new(10, 1, 2, 3), 3282),
+    );
     let cfg = ClientConfig {
         domain: dat_discovery::DAT_DOMAIN.into(),
-        servers: vec![ServerAddr { addr: server_addr, fallback_port: None }],
+        servers: vec![ServerAddr {
+            addr: server_addr,
+            fallback_port: None,
+        }],
         retry_after: Duration::from_secs(1),
         tries: 2,
         max_pending: 8,
     };
     let mut client = Client::new(cfg, 1);
-    let ops = [("lookup", Op::Lookup), ("announce", Op::Announce(3282)), ("unannounce", Op::Unannounce(3282))];
+    let ops = [
+        ("lookup", Op::Lookup),
+        ("announce", Op::Announce(3282)),
+        ("unannounce", Op::Unannounce(3282)),
+    ];
     for (name, op) in ops {
-        for (k, d) in client.request(Duration::ZERO, "ab", op).into_iter().enumerate() {
+        for (k, d) in client
+            .request(Duration::ZERO, "ab", op)
+            .into_iter()
+            .enumerate()
+        {
             packets.push((format!("client-{name}-{k}"), d.bytes.clone()));
-            for (r, reply) in server.handle(Duration::from_millis(5), me, &d.bytes).into_iter().enumerate() {
-                add(seeds, "disc_client", format!("reply-{name}-{k}-{r}"), reply.bytes.clone());
+            for (r, reply) in server
+                .handle(Duration::from_millis(5), me, &d.bytes)
+                .into_iter()
+                .enumerate()
+            {
+                add(
+                    seeds,
+                    "disc_client",
+                    format!("reply-{name}-{k}-{r}"),
+                    reply.bytes.clone(),
+                );
                 packets.push((format!("server-{name}-{k}-{r}"), reply.bytes));
             }
         }
@@ -319,7 +431,10 @@ fn discovery(seeds: &mut Seeds) {
     let query = a.query(id);
     let mut b = Mdns::new(dat_discovery::DAT_DOMAIN, Secrets::new([7; 32], [8; 32]));
     b.announce(id, 4000);
-    let answer = b.handle(SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 3), 5353), &query);
+    let answer = b.handle(
+        SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 3), 5353),
+        &query,
+    );
     add(seeds, "disc_mdns", "query", query.clone());
     packets.push(("mdns-query".into(), query));
     if let Some(reply) = answer.reply {

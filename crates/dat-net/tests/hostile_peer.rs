@@ -64,6 +64,8 @@ const HONEST_FIRST: u32 = 8;
 struct Stats {
     connections: u32,
     misbehaved: u32,
+    /// Connections that ended (the other side hung up, or we gave up).
+    ended: u32,
     first: Option<Instant>,
 }
 
@@ -89,6 +91,7 @@ async fn hostile_peer(
         };
         stats.send_modify(|s| s.connections += 1);
         connection(&mut tcp, &mut archive, how, feed, &stats).await;
+        stats.send_modify(|s| s.ended += 1);
     }
 }
 
@@ -494,4 +497,119 @@ async fn stalled_requests() {
         complete: timeout + Duration::from_secs(20),
     };
     case(Stall, FeedKind::Metadata, e).await;
+}
+
+/// The honest share behind a listener that accepts nothing until `gate` says so: a client
+/// that dials it at once (the `dat` CLI dials every `--peer` together) meets the hostile peer
+/// first.
+async fn gated_share(
+    listener: TcpListener,
+    share: Drive,
+    mut stats: watch::Receiver<Stats>,
+    gate: fn(&Stats) -> bool,
+) {
+    if stats.wait_for(gate).await.is_err() {
+        return;
+    }
+    while let Ok((stream, addr)) = listener.accept().await {
+        tokio::spawn(dat_net::replication::run_connection(
+            stream,
+            addr,
+            share.clone(),
+        ));
+    }
+}
+
+/// `dat clone LINK DIR --peer HOSTILE --peer HONEST` (the CLI, discovery off): exits 0 with
+/// the tree byte-identical, reports the hostile peer closed with `action`, and both feeds
+/// verify; returns the wall time.
+async fn cli_case(how: Misbehaviour, feed: FeedKind, action: &str, bound: Duration) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst, secrets, home) = (
+        tmp.path().join("src"),
+        tmp.path().join("dst"),
+        tmp.path().join("keys"),
+        tmp.path().join("home"),
+    );
+    std::fs::create_dir_all(&home).unwrap();
+    sample_tree(&src, 4 * 1024 * 1024);
+    let archive = create_share(&src, &secrets);
+    let key = archive.key();
+    let copy = Archive::open_dat(&src, &dat_dir(&src, &secrets)).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hostile_addr = listener.local_addr().unwrap();
+    let (stats_tx, stats) = watch::channel(Stats::default());
+    let hostile = tokio::spawn(hostile_peer(listener, copy, how, feed, stats_tx));
+    let honest = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let honest_addr = honest.local_addr().unwrap();
+    let share = Drive::share(archive, DriveOptions::default());
+    // A stalling peer keeps its connection: serve once it holds requests. Any other is
+    // served once the clone has hung up on it.
+    let gate: fn(&Stats) -> bool = if how == Stall {
+        |s| s.misbehaved > 0
+    } else {
+        |s| s.ended > 0
+    };
+    let honest = tokio::spawn(gated_share(honest, share, stats.clone(), gate));
+
+    let mut cmd = std::process::Command::new(dat_test::dat_bin());
+    cmd.env("DAT_CONFIG", dat_test::offline_config())
+        .env("HOME", &home)
+        .args(["--json", "clone", &key.to_hex()])
+        .arg(&dst)
+        .args(["--peer", &hostile_addr.to_string()])
+        .args(["--peer", &honest_addr.to_string()]);
+    let t0 = Instant::now();
+    let (status, seen) = tokio::task::spawn_blocking(move || {
+        let mut p = Proc::spawn(cmd);
+        let status = p.wait_exit(bound.as_secs() + 1);
+        (status, p.seen.clone())
+    })
+    .await
+    .unwrap();
+    let took = t0.elapsed();
+    assert!(status.success(), "{how:?}: dat clone failed: {seen:?}");
+    assert!(took <= bound, "{how:?}: dat clone took {took:?}");
+    assert!(stats.borrow().misbehaved > 0, "{how:?}: never misbehaved");
+    let lines = dat_test::parse_json_lines(&seen.join("\n"));
+    let closed = lines
+        .iter()
+        .find(|j| j["event"] == "peer-closed" && j["addr"] == hostile_addr.to_string())
+        .unwrap_or_else(|| panic!("{how:?}: the hostile peer was never dropped: {seen:?}"));
+    assert_eq!(closed["action"], action, "{closed}");
+    assert!(lines.iter().any(|j| j["event"] == "cloned"), "{seen:?}");
+    assert_same_tree(&src, &dst);
+    let cloned = Archive::open_dat(&dst, &dat_dir(&dst, &secrets)).unwrap();
+    let metadata = cloned.metadata().verify_all().unwrap();
+    let content = cloned.content().verify_all().unwrap();
+    assert!(
+        metadata.is_ok() && content.is_ok(),
+        "{metadata:?} {content:?}"
+    );
+    assert_eq!(content.length, cloned.content().len());
+    hostile.abort();
+    honest.abort();
+    eprintln!(
+        "| dat clone, {how:?} ({feed}) | {}: {} | complete {:.0} ms after starting |",
+        closed["action"],
+        closed["reason"],
+        took.as_secs_f64() * 1e3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_clone_past_a_peer_sending_wrong_blocks() {
+    cli_case(
+        WrongBlock,
+        FeedKind::Content,
+        "ban",
+        Duration::from_secs(30),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_clone_past_a_stalling_peer() {
+    let bound = DriveOptions::default().request_timeout + Duration::from_secs(30);
+    cli_case(Stall, FeedKind::Metadata, "retry", bound).await;
 }

@@ -327,18 +327,19 @@ impl RemoteBitfield {
 
     /// The first set bit in `from..end`, visiting only the pages held.
     pub fn next_set(&self, from: u64, end: u64) -> Option<u64> {
-        self.next_set_unless(from, end, &mut |_: u64, _: u64| 0, &mut 0)
+        self.next_set_unless(from, end, &mut |_, _, _| 0, &mut 0)
     }
 
     /// The first set bit in `from..end` that `skip` does not exclude, a 64-bit word at a time
-    /// over the pages held: `skip(at, end)` gives the bits of blocks `at..at + 64` (`at` a
-    /// multiple of 64) to pass over, MSB-first, and is asked only where some bit is set.
-    /// Adds the pages and words visited to `steps`.
+    /// over the pages held: `skip(at, end, bits)` is given the set bits of blocks
+    /// `at..at + 64` in `from..end` (`at` a multiple of 64, MSB-first, never none) and the
+    /// end of `from..end` in this page, and returns the bits to pass over. Adds the pages and
+    /// words visited to `steps`.
     pub fn next_set_unless(
         &self,
         from: u64,
         end: u64,
-        skip: &mut dyn FnMut(u64, u64) -> u64,
+        skip: &mut dyn FnMut(u64, u64, u64) -> u64,
         steps: &mut u64,
     ) -> Option<u64> {
         let end = end.min(MAX_BLOCK_INDEX);
@@ -372,7 +373,7 @@ impl RemoteBitfield {
                     word &= !(u64::MAX >> (hi - 64 * w));
                 }
                 if word != 0 {
-                    word &= !skip(base + 64 * w, base + hi);
+                    word &= !skip(base + 64 * w, base + hi, word);
                 }
                 if word != 0 {
                     return Some(base + 64 * w + u64::from(word.leading_zeros()));

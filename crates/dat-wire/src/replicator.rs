@@ -704,7 +704,7 @@ impl Replicator {
                 self.unsearched.remove_below(front.end);
                 continue;
             }
-            let mut have = |at: u64, end: u64| local.word(at, end);
+            let mut have = |at, end, bits| local.had(at, end, bits);
             let found = self
                 .remote
                 .next_set_unless(from, to, &mut have, &mut self.steps);
@@ -771,12 +771,15 @@ impl Replicator {
     }
 }
 
-/// The local feed's bitfield as the search reads it: 64 blocks at a time, fetched a stretch
-/// of at most one page at a time and counted.
+/// The local feed's bitfield as the search reads it: 64 blocks at a time, fetched in
+/// stretches that start at 64 blocks (the next missing block is usually the next one) and
+/// double up to a page, counted.
 struct LocalBits<'a> {
     feed: &'a Feed,
     start: u64,
     bytes: Vec<u8>,
+    /// Blocks the next fetch asks for.
+    stretch: u64,
     /// 64-bit words fetched.
     words: u64,
 }
@@ -787,20 +790,28 @@ impl<'a> LocalBits<'a> {
             feed,
             start: 0,
             bytes: Vec::new(),
+            stretch: 64,
             words: 0,
         }
     }
 
-    /// Which of blocks `at..at + 64` (`at` a multiple of 64) we have, MSB-first; `end` says
-    /// how far on the caller may read in this page.
-    fn word(&mut self, at: u64, end: u64) -> u64 {
+    /// Which of `bits` (blocks `at..at + 64`, `at` a multiple of 64, MSB-first, some set)
+    /// we have, or none if we lack the first (enough to make it the next candidate, and the
+    /// usual case, checked without a fetch); `end` says how far on the caller may read in
+    /// this page.
+    fn had(&mut self, at: u64, end: u64, bits: u64) -> u64 {
+        if !self.feed.has(at + u64::from(bits.leading_zeros())) {
+            return 0;
+        }
         let held = 8 * self.bytes.len() as u64;
         if at < self.start || at + 64 > self.start + held {
             let page_end = (at / LOCAL_PAGE_BITS + 1) * LOCAL_PAGE_BITS;
-            let len = (end.min(page_end).max(at + 1) - at).div_ceil(64) * 64;
+            let stop = end.min(page_end).min(at + self.stretch).max(at + 1);
+            let len = (stop - at).div_ceil(64) * 64;
             self.start = at;
             self.bytes = self.feed.bitfield_bytes(at, len);
             self.words += len / 64;
+            self.stretch = (2 * self.stretch).min(LOCAL_PAGE_BITS);
         }
         let k = ((at - self.start) / 8) as usize;
         let mut word = [0u8; 8];

@@ -293,18 +293,24 @@ impl RemoteBitfield {
             return Ok(filled);
         }
         let mut grown = Grown::default();
+        // Bytes decoded so far; the byte where they end, and the bytes left below 2^53.
         let mut done = 0u64;
+        let place = |done: u64| {
+            let at = start.saturating_add(done.saturating_mul(8));
+            (at, MAX_BLOCK_INDEX.saturating_sub(at) / 8)
+        };
         for run in rle::runs(encoded) {
-            // Below 2^53 + 8 * max: no overflow.
-            let at = start + 8 * done;
-            let room = MAX_BLOCK_INDEX.saturating_sub(at) / 8;
+            let (at, room) = place(done);
+            if room == 0 {
+                break;
+            }
             match run? {
                 Run::Repeat { ones, len } => {
-                    grown.add(self.set_range(at, 8 * len, ones)?);
-                    if ones && len.min(room) > 0 {
+                    grown.add(self.set_range(at, 8 * len.min(room), ones)?);
+                    if ones && len > 0 {
                         filled.end = Some(at + 8 * len.min(room));
                     }
-                    done += len;
+                    done = done.saturating_add(len);
                 }
                 Run::Literal(bytes) => {
                     grown.add(self.fill(at, bytes)?);
@@ -314,12 +320,13 @@ impl RemoteBitfield {
                         let last = u64::from(seen[k].trailing_zeros());
                         filled.end = Some(at + 8 * k as u64 + 8 - last);
                     }
-                    done += bytes.len() as u64;
+                    done = done.saturating_add(bytes.len() as u64);
                 }
             }
         }
+        let (at, room) = place(done);
         if padded > done {
-            self.set_range(start + 8 * done, 8 * (padded - done), false)?;
+            self.set_range(at, 8 * (padded - done).min(room), false)?;
         }
         filled.grown = grown.0;
         Ok(filled)
@@ -487,6 +494,15 @@ mod tests {
         let filled = r.fill_rle(MAX_BLOCK_INDEX - 8192, &ones, 2048).unwrap();
         assert_eq!(filled.end, Some(MAX_BLOCK_INDEX));
         assert_eq!(r.pages(), 1);
+        // Runs of 2^60 bytes under a bound of 2^62: clamped at 2^53, no overflow.
+        let mut huge = Vec::new();
+        dat_core::protobuf::write_varint(&mut huge, (1u64 << 60) << 2 | 3);
+        let filled = r.fill_rle(MAX_BLOCK_INDEX - 8192, &huge, 1 << 62).unwrap();
+        assert_eq!(filled.end, Some(MAX_BLOCK_INDEX));
+        let mut zeros = Vec::new();
+        dat_core::protobuf::write_varint(&mut zeros, (1u64 << 60) << 2 | 1);
+        assert_eq!(r.fill_rle(0, &zeros, 1 << 62), Ok(Filled::default()));
+        assert_eq!(r.pages(), 0);
     }
 
     /// Random Have/Unhave/fill sequences against a plain `Vec<bool>`: same bits, same search

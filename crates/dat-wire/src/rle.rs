@@ -138,8 +138,8 @@ pub fn decoded_len(encoded: &[u8], max: usize) -> Result<usize, RleError> {
         }
     }
     let len = len as usize;
-    let padded = len.div_ceil(ALIGN) * ALIGN;
-    if padded > max.div_ceil(ALIGN) * ALIGN {
+    let padded = len.div_ceil(ALIGN).saturating_mul(ALIGN);
+    if padded > max.div_ceil(ALIGN).saturating_mul(ALIGN) {
         return Err(RleError::TooLarge { max });
     }
     Ok(padded)

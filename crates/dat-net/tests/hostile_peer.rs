@@ -44,6 +44,10 @@ enum Misbehaviour {
     BadSignature,
     /// Answers Request `i` with Data for block `length + i`, which it never announced.
     UnannouncedIndex,
+    /// Answers Requests for blocks with a valid proof but no block (a hash-only answer).
+    ProofOnly,
+    /// Announces 1000 blocks past the feed's end and never answers Requests for them.
+    LongerFeed,
     /// Sends one 9 MiB frame after the handshake.
     HugeFrame,
     /// Sends a Have whose RLE bitfield decodes to 2^40 bits after the handshake.
@@ -182,7 +186,8 @@ async fn connection(
                         continue;
                     };
                     if let Message::Request(r) = &message {
-                        if how == Stall {
+                        let beyond = with_feed(archive, k, |f| r.index >= f.len());
+                        if how == Stall || (how == LongerFeed && beyond) {
                             record(stats);
                             continue;
                         }
@@ -207,6 +212,15 @@ async fn connection(
                     let _ = with_feed(archive, k, |f| {
                         rep.handle_message(now, session, f, &message)
                     });
+                    if how == LongerFeed && k == target && matches!(message, Message::Want(_)) {
+                        let have = Have {
+                            start: with_feed(archive, k, |f| f.len()),
+                            length: Some(1000),
+                            bitfield: None,
+                            ack: false,
+                        };
+                        session.send(channel, &Message::Have(have)).unwrap();
+                    }
                 }
                 Event::Closed(_) => return,
                 _ => {}
@@ -223,10 +237,11 @@ fn forge(
     r: &Request,
     tree: &mut RemoteTree,
 ) -> (Data<'static>, bool) {
-    let proof = feed.proof(r.index, r.nodes, false, tree).unwrap();
+    let hash_only = how == ProofOnly;
+    let proof = feed.proof(r.index, r.nodes, hash_only, tree).unwrap();
     let mut data = Data {
         index: r.index,
-        value: Some(feed.get(r.index).unwrap().into()),
+        value: (!hash_only).then(|| feed.get(r.index).unwrap().into()),
         nodes: proof.nodes,
         signature: proof.signature,
     };
@@ -242,7 +257,8 @@ fn forge(
             data.index = feed.len() + r.index;
             true
         }
-        WrongBlockLater | HugeFrame | HugeHave | Garbage | Stall => false,
+        ProofOnly => true,
+        WrongBlockLater | LongerFeed | HugeFrame | HugeHave | Garbage | Stall => false,
     };
     (data, altered)
 }
@@ -612,4 +628,22 @@ async fn cli_clone_past_a_peer_sending_wrong_blocks() {
 async fn cli_clone_past_a_stalling_peer() {
     let bound = DriveOptions::default().request_timeout + Duration::from_secs(30);
     cli_case(Stall, FeedKind::Metadata, "retry", bound).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proof_only_answers() {
+    let e = banned("");
+    case(ProofOnly, FeedKind::Content, e).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn longer_feed_than_it_has() {
+    let timeout = DriveOptions::default().request_timeout;
+    let e = Expect {
+        action: PeerAction::Retry,
+        reason: "timed out",
+        detect: timeout + Duration::from_secs(3),
+        complete: timeout + Duration::from_secs(20),
+    };
+    case(LongerFeed, FeedKind::Metadata, e).await;
 }

@@ -6,6 +6,7 @@
 //! messages; what one connection changes (a block stored, a selection grown, the content feed
 //! opened) is broadcast to the others, which announce it to their peer or request more.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -158,6 +159,8 @@ pub(crate) struct State {
     pub(crate) latest: Latest,
     pub(crate) progress: Progress,
     announced: [u64; 2],
+    /// The length each connection's peer advertised, per feed.
+    peer_lengths: [HashMap<u64, u64>; 2],
     completed: Option<u64>,
     pub(crate) failed: Option<String>,
     /// Byte offsets sparse reads are seeking (until `Feed::seek` succeeds locally).
@@ -288,6 +291,7 @@ impl Drive {
             latest: Latest::default(),
             progress: Progress::default(),
             announced: [0, 0],
+            peer_lengths: [HashMap::new(), HashMap::new()],
             completed: None,
             failed: None,
             seeks: Vec::new(),
@@ -470,10 +474,32 @@ impl State {
         }
     }
 
-    /// A peer advertised `length` blocks.
-    pub(crate) fn remote_length(&mut self, kind: FeedKind, length: u64) {
-        let p = self.progress.feed_mut(kind);
-        p.remote_length = p.remote_length.max(length);
+    /// The peer of connection `conn` advertised `length` blocks.
+    pub(crate) fn remote_length(&mut self, kind: FeedKind, conn: u64, length: u64) {
+        let lengths = &mut self.peer_lengths[ix(kind)];
+        let l = lengths.entry(conn).or_insert(0);
+        *l = (*l).max(length);
+        let longest = lengths.values().copied().max().unwrap_or(length);
+        self.progress.feed_mut(kind).remote_length = longest;
+    }
+
+    /// Connection `conn` ended. While other peers have advertised lengths, the remote length
+    /// is theirs: a peer that announced blocks it never delivered (a longer feed than the
+    /// writer signed) would otherwise keep a full clone from ever completing. With no peer
+    /// left the last figure stays (nobody says otherwise).
+    pub(crate) fn peer_left(&mut self, conn: u64) {
+        for kind in [FeedKind::Metadata, FeedKind::Content] {
+            let lengths = &mut self.peer_lengths[ix(kind)];
+            if lengths.remove(&conn).is_some()
+                && let Some(longest) = lengths.values().copied().max()
+            {
+                self.progress.feed_mut(kind).remote_length = longest;
+            }
+        }
+        let done = self.after_metadata().and_then(|()| self.check_complete());
+        if let Err(e) = done {
+            self.fail(e.to_string());
+        }
     }
 
     /// Recount what is stored of the wanted blocks (after a selection changed).

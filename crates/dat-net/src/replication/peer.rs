@@ -192,6 +192,20 @@ impl Link {
                     let Some(rep) = &mut self.reps[ix(kind)] else {
                         continue;
                     };
+                    // A proof without its block answers only a seek (a hash Request). One sent
+                    // for a block Request would keep that request answered and never filled:
+                    // a stall the request timeout never sees.
+                    if let Message::Data(d) = &message
+                        && d.value.is_none()
+                        && rep.seeks_in_flight() == 0
+                    {
+                        let why = format!(
+                            "{kind} feed: peer sent a proof of block {} without the block, unasked",
+                            d.index
+                        );
+                        self.close(why, PeerAction::Ban);
+                        break;
+                    }
                     let session = &mut self.session;
                     let result =
                         st.with_feed(kind, |f| rep.handle_message(now, session, f, &message));
@@ -225,7 +239,7 @@ impl Link {
                                 meta_changed |= kind == FeedKind::Metadata;
                             }
                             ReplicatorEvent::RemoteLength { length } => {
-                                st.remote_length(kind, length);
+                                st.remote_length(kind, self.id, length);
                                 meta_changed |= kind == FeedKind::Metadata;
                             }
                             // The block was dropped unstored (JS drops it too). A late answer
@@ -386,6 +400,7 @@ pub async fn run_connection(stream: TcpStream, addr: SocketAddr, drive: Drive) -
         for kind in KINDS {
             st.send(Change::Selection(kind));
         }
+        st.peer_left(link.id);
         st.publish();
     }
     drive.emit(NetEvent::PeerClosed {

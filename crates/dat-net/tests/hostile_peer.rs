@@ -44,6 +44,9 @@ enum Misbehaviour {
     BadSignature,
     /// Answers Request `i` with Data for block `length + i`, which it never announced.
     UnannouncedIndex,
+    /// Announces the first half of the feed only and answers Request `i` with the block and a
+    /// valid proof of `i + length / 2`, which it never announced.
+    UnannouncedWithin,
     /// Answers Requests for blocks with a valid proof but no block (a hash-only answer).
     ProofOnly,
     /// Announces 1000 blocks past the feed's end and never answers Requests for them.
@@ -207,6 +210,19 @@ async fn connection(
                             continue;
                         }
                     }
+                    if how == UnannouncedWithin
+                        && k == target
+                        && matches!(message, Message::Want(_))
+                    {
+                        let have = Have {
+                            start: 0,
+                            length: Some(with_feed(archive, k, |f| f.len() / 2)),
+                            bitfield: None,
+                            ack: false,
+                        };
+                        session.send(channel, &Message::Have(have)).unwrap();
+                        continue;
+                    }
                     let rep = &mut reps[k];
                     let session = &mut session;
                     let _ = with_feed(archive, k, |f| {
@@ -238,10 +254,14 @@ fn forge(
     tree: &mut RemoteTree,
 ) -> (Data<'static>, bool) {
     let hash_only = how == ProofOnly;
-    let proof = feed.proof(r.index, r.nodes, hash_only, tree).unwrap();
+    let (index, digest) = match how {
+        UnannouncedWithin => (r.index + feed.len() / 2, 0), // 0: a whole proof
+        _ => (r.index, r.nodes),
+    };
+    let proof = feed.proof(index, digest, hash_only, tree).unwrap();
     let mut data = Data {
-        index: r.index,
-        value: (!hash_only).then(|| feed.get(r.index).unwrap().into()),
+        index,
+        value: (!hash_only).then(|| feed.get(index).unwrap().into()),
         nodes: proof.nodes,
         signature: proof.signature,
     };
@@ -257,7 +277,7 @@ fn forge(
             data.index = feed.len() + r.index;
             true
         }
-        ProofOnly => true,
+        ProofOnly | UnannouncedWithin => true,
         WrongBlockLater | LongerFeed | HugeFrame | HugeHave | Garbage | Stall => false,
     };
     (data, altered)
@@ -482,6 +502,12 @@ async fn bad_signature_on_metadata() {
 async fn data_for_a_block_never_announced() {
     let e = banned("never announced");
     case(UnannouncedIndex, FeedKind::Content, e).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_for_a_block_it_has_but_never_announced() {
+    let e = banned("never announced");
+    case(UnannouncedWithin, FeedKind::Content, e).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

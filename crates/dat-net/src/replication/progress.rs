@@ -11,7 +11,8 @@ use dat_wire::PeerAction;
 pub struct FeedProgress {
     /// Verified length stored locally (blocks).
     pub length: u64,
-    /// The longest length a peer advertised.
+    /// The longest length a connected peer advertised (a peer's figure stops counting when
+    /// it leaves, unless no other peer has advertised one).
     pub remote_length: u64,
     /// Blocks wanted: for content, those of the files of the latest version; for metadata,
     /// the whole feed in a full clone, the blocks asked for in a sparse one.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use dat_core::crypto::{hash_leaf, hash_roots};
 use dat_core::sleep::HEADER_LEN;
-use dat_core::{Feed, FeedError, Problem, ProblemKind, Signature, Slot, flat_tree};
+use dat_core::{Feed, FeedError, FeedStorage, Problem, ProblemKind, Signature, Slot, flat_tree};
 use dat_drive::{Archive, DriveError, FeedKind, Node};
 
 use crate::local;
@@ -46,6 +46,9 @@ struct Checked {
 
 /// Verify the archive in `args.dir`.
 pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
+    if verify_empty_clone(&args.dir, out)? {
+        return Ok(());
+    }
     let local = local::open(&args.dir)?;
     let archive = &local.archive;
     let sleep_dir = local.layout.sleep_dir(&local.dir);
@@ -138,6 +141,43 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
         out.line(format!("version {}: verified", archive.version()));
     }
     Ok(())
+}
+
+/// A clone that has not yet received metadata block 0 (the header naming the content feed)
+/// is an archive with nothing in it: check what its metadata feed holds (tree nodes and
+/// signatures may have arrived) and report it, instead of failing to open it. False when
+/// `dir` is anything else.
+fn verify_empty_clone(dir: &Path, out: &Output) -> anyhow::Result<bool> {
+    let Some(layout) = local::Layout::detect(dir) else {
+        return Ok(false);
+    };
+    let sleep = layout.sleep_dir(dir);
+    let storage = FeedStorage::prefixed(&sleep, "metadata").without_secret_key();
+    let feed = match Feed::open(storage) {
+        Ok(f) if !f.has(0) => f,
+        _ => return Ok(false),
+    };
+    let (checked, problems) = check_feed(&feed, &sleep.join("metadata.signatures"), false)?;
+    if let Some(p) = problems.first() {
+        bail!(
+            "verification failed: {} problems in the metadata feed of a clone with no entries; first: {:?} at {} {}",
+            problems.len(),
+            p.kind,
+            p.file,
+            p.index
+        );
+    }
+    out.record(&[
+        ("event", json_string("verified")),
+        ("ok", "true".into()),
+        ("version", "0".into()),
+        ("signatures", checked.signatures.to_string()),
+    ]);
+    out.line(format!(
+        "no entries yet (a clone that has not received metadata block 0; {} signatures): verified",
+        checked.signatures
+    ));
+    Ok(true)
 }
 
 /// `verify_all` plus every stored signature. With `working` (the content feed of a

@@ -136,8 +136,8 @@ impl Feed {
         };
         let mut last = false;
         while !last {
-            // The previous chunk must be written before its buffer is reused.
-            outbox.settle(&mut self.storage)?;
+            // A full tree buffer is queued before the wait below, never after it: the next
+            // reply the chunk's hashing expects from the helper must be its hashes.
             if tree.bytes.len() >= APPEND_CHUNK_BYTES {
                 let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * tree.base;
                 tree.base += (tree.bytes.len() / NODE_RECORD_LEN) as u64;
@@ -145,6 +145,8 @@ impl Feed {
                 let pieces = vec![(offset, 0..full.len())];
                 outbox.submit(&mut self.storage, Slot::Tree, Payload::Owned(full), pieces)?;
             }
+            // The previous chunk must be written before its buffer is reused.
+            outbox.settle(&mut self.storage)?;
             if Arc::get_mut(chunk).is_none() {
                 *chunk = Arc::default();
             }

@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use dat_core::crypto::derive_content_keypair;
@@ -12,11 +13,13 @@ use dat_core::{
     SecretKey, Slot,
 };
 
+use crate::cache::ByteCache;
 use crate::diff::Diff;
+use crate::dir_index::DirIndexes;
 use crate::error::DriveError;
 use crate::index_header::IndexHeader;
-use crate::limits::ENTRY_CACHE_SLOTS;
-use crate::node::Entry;
+use crate::limits::{DIR_INDEX_BYTES, ENTRY_CACHE_BYTES, NAME_CACHE_BYTES};
+use crate::node::{Entry, EntryName};
 use crate::tree::{EntrySource, SourceError, Tree};
 use crate::working_files::WorkingHandle;
 
@@ -34,7 +37,11 @@ pub enum ContentData {
 pub struct Archive {
     pub(crate) metadata: Arc<Mutex<Feed>>,
     pub(crate) content: Feed,
-    cache: Mutex<Vec<Option<Arc<Entry>>>>,
+    cache: Mutex<ByteCache<Entry>>,
+    names: Mutex<ByteCache<EntryName>>,
+    dirs: Mutex<DirIndexes>,
+    entries_decoded: AtomicU64,
+    names_decoded: AtomicU64,
     pub(crate) working: Option<WorkingHandle>,
 }
 
@@ -235,7 +242,11 @@ impl Archive {
         Self {
             metadata,
             content,
-            cache: Mutex::new(vec![None; ENTRY_CACHE_SLOTS]),
+            cache: Mutex::new(ByteCache::new(ENTRY_CACHE_BYTES)),
+            names: Mutex::new(ByteCache::new(NAME_CACHE_BYTES)),
+            dirs: Mutex::new(DirIndexes::new(DIR_INDEX_BYTES)),
+            entries_decoded: AtomicU64::new(0),
+            names_decoded: AtomicU64::new(0),
             working,
         }
     }
@@ -350,23 +361,95 @@ impl Archive {
         Ok(out)
     }
 
-    pub(crate) fn cache_put(&self, entry: Arc<Entry>) {
-        let slot = (entry.seq % ENTRY_CACHE_SLOTS as u64) as usize;
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())[slot] = Some(entry);
+    /// Counters of the work reads and writes did (how many entries were decoded from the feed,
+    /// how much the caches hold), to check that a put stays cheap as the archive grows.
+    pub fn stats(&self) -> ArchiveStats {
+        ArchiveStats {
+            entries_decoded: self.entries_decoded.load(Ordering::Relaxed),
+            names_decoded: self.names_decoded.load(Ordering::Relaxed),
+            entry_cache_bytes: lock(&self.cache).bytes(),
+            name_cache_bytes: lock(&self.names).bytes(),
+        }
     }
+
+    /// Remember an entry just written (or decoded), and its name.
+    pub(crate) fn cache_put(&self, entry: Arc<Entry>) {
+        let name = EntryName::from(&*entry);
+        let size = name.heap_size();
+        lock(&self.names).put(entry.seq, Arc::new(name), size);
+        let size = entry.heap_size();
+        lock(&self.cache).put(entry.seq, entry, size);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What [`Archive::stats`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArchiveStats {
+    /// Whole entries (with their `paths` index) decoded from the metadata feed.
+    pub entries_decoded: u64,
+    /// Entry names decoded from the metadata feed (without their index).
+    pub names_decoded: u64,
+    /// Bytes held by the decoded-entry cache.
+    pub entry_cache_bytes: usize,
+    /// Bytes held by the entry-name cache.
+    pub name_cache_bytes: usize,
 }
 
 impl EntrySource for Archive {
     fn entry(&self, seq: u64) -> Result<Arc<Entry>, SourceError> {
-        let slot = (seq % ENTRY_CACHE_SLOTS as u64) as usize;
-        let cached = self.cache.lock().unwrap_or_else(|e| e.into_inner())[slot].clone();
-        if let Some(e) = cached.filter(|e| e.seq == seq) {
+        if let Some(e) = lock(&self.cache).get(seq) {
             return Ok(e);
         }
         let bytes = self.metadata().get(seq)?;
         let entry = Arc::new(Entry::decode(seq, &bytes)?);
+        self.entries_decoded.fetch_add(1, Ordering::Relaxed);
         self.cache_put(entry.clone());
         Ok(entry)
+    }
+
+    fn name(&self, seq: u64) -> Result<Arc<EntryName>, SourceError> {
+        if let Some(n) = lock(&self.names).get(seq) {
+            return Ok(n);
+        }
+        if let Some(e) = lock(&self.cache).get(seq) {
+            return Ok(Arc::new(EntryName::from(&*e)));
+        }
+        let bytes = self.metadata().get(seq)?;
+        let name = Arc::new(EntryName::decode(seq, &bytes)?);
+        self.names_decoded.fetch_add(1, Ordering::Relaxed);
+        let size = name.heap_size();
+        lock(&self.names).put(seq, name.clone(), size);
+        Ok(name)
+    }
+
+    fn children_named(
+        &self,
+        dir: &[&str],
+        level: &[u64],
+        target: Option<&str>,
+    ) -> Result<Vec<u64>, SourceError> {
+        let depth = dir.len();
+        let indexed = lock(&self.dirs).children_named(
+            &crate::name::join(dir),
+            depth,
+            level,
+            target,
+            |seq| Ok::<_, SourceError>(self.name(seq)?.component(depth).map(Box::from)),
+        )?;
+        if let Some(found) = indexed {
+            return Ok(found);
+        }
+        let mut out = Vec::new();
+        for &seq in level {
+            if self.name(seq)?.component(depth) == target {
+                out.push(seq);
+            }
+        }
+        Ok(out)
     }
 }
 

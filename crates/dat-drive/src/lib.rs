@@ -6,7 +6,9 @@
 //!   [`tree::EntrySource`] (a sparse feed, or a `Vec` in tests).
 
 pub mod archive;
+mod cache;
 pub mod diff;
+mod dir_index;
 pub mod error;
 pub mod export;
 pub mod fuzzing;
@@ -23,13 +25,13 @@ pub mod tree;
 mod working_files;
 pub mod write;
 
-pub use archive::{Archive, ContentData, Watch};
+pub use archive::{Archive, ArchiveStats, ContentData, Watch};
 pub use diff::{Change, ChangeKind, Diff};
 pub use error::{DriveError, EntryError, FeedKind, NameError, PathsError};
 pub use export::{ExportReport, export};
 pub use import::{ImportOptions, ImportReport, import};
 pub use index_header::IndexHeader;
-pub use node::{Entry, Node};
+pub use node::{Entry, EntryName, Node};
 pub use paths::Paths;
 pub use reader::FileReader;
 pub use stat::Stat;

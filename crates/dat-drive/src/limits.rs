@@ -11,5 +11,14 @@ pub const MAX_DEPTH: usize = 256;
 /// so wide directories make big entries; 64 MiB is ~20 million siblings).
 pub const MAX_ENTRY_LEN: usize = 64 * 1024 * 1024;
 
-/// Decoded entries a drive keeps in memory (direct-mapped by sequence number).
-pub const ENTRY_CACHE_SLOTS: usize = 1 << 14;
+/// Bytes of decoded entries a drive keeps in memory. Bounded by bytes, not entries: an entry
+/// of a directory with n children carries an index of n sequence numbers.
+pub const ENTRY_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Bytes of decoded entry names a drive keeps in memory (what lookups and puts compare while
+/// scanning a directory; ~100 bytes per entry).
+pub const NAME_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Bytes of child-name maps of wide directories a drive keeps (~100 bytes per child), so a
+/// put into a folder of n files does not compare n names.
+pub const DIR_INDEX_BYTES: usize = 32 * 1024 * 1024;

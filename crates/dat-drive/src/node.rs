@@ -138,6 +138,108 @@ impl Entry {
     pub fn component(&self, i: usize) -> Option<&str> {
         self.components.get(i).map(String::as_str)
     }
+
+    /// Bytes this takes in memory, roughly (for caches bounded by bytes): dominated by the
+    /// index, which in a wide directory lists every sibling.
+    pub fn heap_size(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + 2 * self.name.len()
+            + self.components.len() * std::mem::size_of::<String>()
+            + self
+                .paths
+                .levels
+                .iter()
+                .map(|l| l.len() * 8 + std::mem::size_of::<Vec<u64>>())
+                .sum::<usize>()
+    }
+}
+
+/// What the tree's scans of a directory need of an entry: its name and whether it is live,
+/// without its `paths` index. In a wide directory every entry's index lists all its
+/// siblings, so decoding whole entries to compare names made each put cost the square of
+/// the directory size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryName {
+    /// Sequence number in the metadata feed.
+    pub seq: u64,
+    /// The name as stored.
+    pub name: String,
+    /// The name split as append-tree splits it.
+    pub components: Vec<String>,
+    /// Whether the entry has a Stat (is not a deletion).
+    pub live: bool,
+}
+
+impl EntryName {
+    /// Decode the name and Stat of metadata block `seq` with the checks of [`Entry::decode`],
+    /// requiring but not decoding the `paths` index.
+    pub fn decode(seq: u64, bytes: &[u8]) -> Result<Self, EntryError> {
+        if seq == 0 {
+            return Err(EntryError::HeaderSeq);
+        }
+        if bytes.len() > MAX_ENTRY_LEN {
+            return Err(EntryError::TooLarge { len: bytes.len() });
+        }
+        let mut name = None;
+        let mut value = None;
+        let mut has_paths = false;
+        for field in Fields::new(bytes) {
+            let field = field.map_err(EntryError::Node)?;
+            match field.number() {
+                1 => name = Some(field.string("name").map_err(EntryError::Node)?),
+                2 => value = Some(field.bytes("value").map_err(EntryError::Node)?),
+                3 => {
+                    field.bytes("paths").map_err(EntryError::Node)?;
+                    has_paths = true;
+                }
+                _ => {}
+            }
+        }
+        let name = name.ok_or(EntryError::Node(DecodeError::MissingField("name")))?;
+        let components = name::checked_components(name)?
+            .into_iter()
+            .map(String::from)
+            .collect();
+        if let Some(v) = value {
+            Stat::decode(v).map_err(EntryError::Stat)?;
+        }
+        if !has_paths {
+            return Err(EntryError::MissingPaths);
+        }
+        Ok(Self {
+            seq,
+            name: name.to_string(),
+            components,
+            live: value.is_some(),
+        })
+    }
+
+    /// Component `i`, if the name has that many.
+    pub fn component(&self, i: usize) -> Option<&str> {
+        self.components.get(i).map(String::as_str)
+    }
+
+    /// Bytes this takes in memory, roughly (for caches bounded by bytes).
+    pub fn heap_size(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.name.len()
+            + self
+                .components
+                .iter()
+                .map(|c| c.len() + std::mem::size_of::<String>())
+                .sum::<usize>()
+    }
+}
+
+impl From<&Entry> for EntryName {
+    fn from(e: &Entry) -> Self {
+        Self {
+            seq: e.seq,
+            name: e.name.clone(),
+            components: e.components.clone(),
+            live: e.stat.is_some(),
+        }
+    }
 }
 
 #[cfg(test)]

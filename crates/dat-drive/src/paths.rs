@@ -34,7 +34,11 @@ impl Paths {
             write_varint(&mut out, n as u64);
             let mut prev = 0;
             for &s in &level[..n] {
-                write_varint(&mut out, s.wrapping_sub(prev));
+                match s.wrapping_sub(prev) {
+                    // Siblings are mostly consecutive: one-byte deltas, written directly.
+                    d @ 0..0x80 => out.push(d as u8),
+                    d => write_varint(&mut out, d),
+                }
                 prev = s;
             }
         }

@@ -10,7 +10,7 @@ use dat_core::FeedError;
 
 use crate::error::{DriveError, EntryError};
 use crate::name::{self, shared_prefix};
-use crate::node::Entry;
+use crate::node::{Entry, EntryName};
 use crate::paths::Paths;
 use crate::stat::Stat;
 
@@ -30,6 +30,31 @@ pub enum SourceError {
 pub trait EntrySource {
     /// Entry `seq` (`seq >= 1`).
     fn entry(&self, seq: u64) -> Result<Arc<Entry>, SourceError>;
+
+    /// The name of entry `seq`: scans of a directory compare only names, and in a wide
+    /// directory each entry's index is as long as the directory, so a source that can decode
+    /// a name without its index ([`EntryName::decode`]) should, and cache it.
+    fn name(&self, seq: u64) -> Result<Arc<EntryName>, SourceError> {
+        self.entry(seq).map(|e| Arc::new(EntryName::from(&*e)))
+    }
+
+    /// The sequence numbers in `level` (one level of an entry's index: the representatives of
+    /// directory `dir`, ascending) whose component `dir.len()` is `target`, ascending. The
+    /// default compares every name; a source may keep an index of wide directories.
+    fn children_named(
+        &self,
+        dir: &[&str],
+        level: &[u64],
+        target: Option<&str>,
+    ) -> Result<Vec<u64>, SourceError> {
+        let mut out = Vec::new();
+        for &seq in level {
+            if self.name(seq)?.component(dir.len()) == target {
+                out.push(seq);
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl EntrySource for Vec<Arc<Entry>> {
@@ -85,6 +110,44 @@ impl<'a, S: EntrySource + ?Sized> Tree<'a, S> {
         })
     }
 
+    /// [`EntrySource::children_named`]; errors name the entry that failed and `path`.
+    fn children(
+        &self,
+        dir: &[&str],
+        level: &[u64],
+        target: Option<&str>,
+        path: &str,
+    ) -> Result<Vec<u64>, DriveError> {
+        match self.src.children_named(dir, level, target) {
+            Ok(found) => Ok(found),
+            Err(SourceError::Feed(source)) => Err(DriveError::metadata(source)),
+            Err(SourceError::Decode(source)) => {
+                // The source does not say which sibling failed: find it to name it.
+                for &seq in level {
+                    self.fetch_name(seq, path)?;
+                }
+                Err(DriveError::Entry {
+                    seq: self.version,
+                    version: self.version,
+                    path: path.to_string(),
+                    source,
+                })
+            }
+        }
+    }
+
+    fn fetch_name(&self, seq: u64, path: &str) -> Result<Arc<EntryName>, DriveError> {
+        self.src.name(seq).map_err(|e| match e {
+            SourceError::Decode(source) => DriveError::Entry {
+                seq,
+                version: self.version,
+                path: path.to_string(),
+                source,
+            },
+            SourceError::Feed(source) => DriveError::metadata(source),
+        })
+    }
+
     fn corrupt(&self, seq: u64, path: &[&str], reason: &'static str) -> DriveError {
         DriveError::Tree {
             seq,
@@ -112,16 +175,8 @@ impl<'a, S: EntrySource + ?Sized> Tree<'a, S> {
                 _ => level,
             };
             let target = names.get(cmp).copied();
-            let mut next = None;
-            for &seq in level {
-                let e = self.fetch(seq, path)?;
-                if e.component(cmp) == target {
-                    next = Some(e);
-                    break;
-                }
-            }
-            match next {
-                Some(e) => head = e,
+            match self.children(&names[..cmp], level, target, path)?.first() {
+                Some(&seq) => head = self.fetch(seq, path)?,
                 None => return Ok(None),
             }
         }
@@ -149,42 +204,62 @@ impl<'a, S: EntrySource + ?Sized> Tree<'a, S> {
     /// name, the newest under it), or empty if the directory does not exist. May include
     /// entries not deeper than `dir` (the entry named `dir` itself).
     pub fn representatives(&self, dir: &[&str]) -> Result<Vec<Arc<Entry>>, DriveError> {
-        let Some(mut head) = self.head.clone() else {
+        let Some(head) = self.representative_seqs(dir)? else {
             return Ok(Vec::new());
+        };
+        let seqs = head.paths.level(dir.len()).unwrap_or(&[]);
+        let path = name::join(dir);
+        seqs.iter()
+            .map(|&s| {
+                if s == head.seq {
+                    Ok(head.clone())
+                } else {
+                    self.fetch(s, &path)
+                }
+            })
+            .collect()
+    }
+
+    /// The names of [`Tree::representatives`], which is all a scan of a directory needs:
+    /// no entry's index is decoded but the ones on the way to `dir`.
+    pub fn representative_names(&self, dir: &[&str]) -> Result<Vec<Arc<EntryName>>, DriveError> {
+        let Some(head) = self.representative_seqs(dir)? else {
+            return Ok(Vec::new());
+        };
+        let seqs = head.paths.level(dir.len()).unwrap_or(&[]);
+        let path = name::join(dir);
+        seqs.iter().map(|&s| self.fetch_name(s, &path)).collect()
+    }
+
+    /// The walk of append-tree `_list`: from the head down to an entry under `dir`, whose
+    /// index level `dir.len()` lists the representatives of `dir`; that entry.
+    fn representative_seqs(&self, dir: &[&str]) -> Result<Option<Arc<Entry>>, DriveError> {
+        let Some(mut head) = self.head.clone() else {
+            return Ok(None);
         };
         let path = name::join(dir);
         for _ in 0..dir.len() + 2 {
             let cmp = shared_prefix(&head.components, dir);
             let level = head.paths.level(cmp).unwrap_or(&[]);
             if cmp == dir.len() {
-                return level
-                    .iter()
-                    .map(|&s| {
-                        if s == head.seq {
-                            Ok(head.clone())
-                        } else {
-                            self.fetch(s, &path)
-                        }
-                    })
-                    .collect();
+                return Ok(Some(head));
             }
             if level.is_empty() || level == [head.seq] {
-                return Ok(Vec::new());
+                return Ok(None);
             }
-            let mut next = None;
-            for &seq in level.iter().filter(|&&s| s != head.seq) {
-                let e = self.fetch(seq, &path)?;
-                if e.component(cmp) == Some(dir[cmp]) {
-                    next = Some(e);
-                    break;
-                }
-            }
+            let found = self.children(&dir[..cmp], level, Some(dir[cmp]), &path)?;
+            let next = match found.into_iter().find(|&s| s != head.seq) {
+                Some(seq) => Some(self.fetch_name(seq, &path)?),
+                None => None,
+            };
             match next {
-                Some(e) if shared_prefix(&e.components, dir) > cmp => head = e,
-                Some(e) => {
-                    return Err(self.corrupt(e.seq, dir, "index entry outside its directory"));
+                Some(n) if shared_prefix(&n.components, dir) > cmp => {
+                    head = self.fetch(n.seq, &path)?;
                 }
-                None => return Ok(Vec::new()),
+                Some(n) => {
+                    return Err(self.corrupt(n.seq, dir, "index entry outside its directory"));
+                }
+                None => return Ok(None),
             }
         }
         Err(self.corrupt(head.seq, dir, "listing does not converge"))
@@ -203,7 +278,7 @@ impl<'a, S: EntrySource + ?Sized> Tree<'a, S> {
     /// exist (`/` always does).
     pub fn readdir(&self, dir: &str) -> Result<Option<Vec<String>>, DriveError> {
         let names = name::split(dir);
-        let reps = self.representatives(&names)?;
+        let reps = self.representative_names(&names)?;
         if reps.is_empty() && !names.is_empty() {
             return Ok(None);
         }
@@ -259,7 +334,27 @@ impl<'a, S: EntrySource + ?Sized> Tree<'a, S> {
         i: usize,
         ignore: Option<&str>,
     ) -> Result<Vec<u64>, DriveError> {
-        let reps = self.representatives(&names[..i])?;
+        if ignore.is_none() {
+            let Some(head) = self.representative_seqs(&names[..i])? else {
+                return Ok(Vec::new());
+            };
+            let level = head.paths.level(i).unwrap_or(&[]);
+            let path = name::join(names);
+            let named = self.children(&names[..i], level, names.get(i).copied(), &path)?;
+            // Index levels are ascending (deltas are unsigned): cut out the named children
+            // and copy the runs between them.
+            let mut out = Vec::with_capacity(level.len() + 1);
+            let mut rest = level;
+            for s in named {
+                let lo = rest.partition_point(|&x| x < s);
+                let hi = rest.partition_point(|&x| x <= s);
+                out.extend_from_slice(&rest[..lo]);
+                rest = &rest[hi..];
+            }
+            out.extend_from_slice(rest);
+            return Ok(out);
+        }
+        let reps = self.representative_names(&names[..i])?;
         Ok(reps
             .iter()
             .filter(|e| e.component(i) != names.get(i).copied())
@@ -285,11 +380,11 @@ impl<'a, S: EntrySource + ?Sized> Tree<'a, S> {
         ignore: &str,
     ) -> Result<Option<Vec<String>>, DriveError> {
         for j in (0..=names.len()).rev() {
-            let reps = self.representatives(&names[..j])?;
+            let reps = self.representative_names(&names[..j])?;
             let live = reps
                 .iter()
                 .rev()
-                .find(|e| e.name != ignore && e.stat.is_some())
+                .find(|e| e.name != ignore && e.live)
                 .map(|e| e.components.clone());
             // A deletion entry representing a sibling directory off the deleted path: that
             // directory still holds live files (deletions stop representing a directory once
@@ -298,7 +393,7 @@ impl<'a, S: EntrySource + ?Sized> Tree<'a, S> {
                 reps.iter()
                     .rev()
                     .find(|e| {
-                        e.stat.is_none()
+                        !e.live
                             && e.components.len() > j + 1
                             && e.component(j) != names.get(j).copied()
                     })

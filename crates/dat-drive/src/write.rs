@@ -108,9 +108,16 @@ impl Archive {
     }
 
     fn append_blocks(&mut self, name: &str, data: &mut impl Read) -> Result<(), DriveError> {
-        let mut buf = vec![0u8; BLOCK_SIZE * BATCH_BLOCKS];
+        // Start with one block and grow to a full batch only for files that need it: zeroing
+        // 4 MiB per file dominated importing many small files.
+        let mut buf = vec![0u8; BLOCK_SIZE];
+        let mut filled = fill(data, &mut buf).map_err(DriveError::io(name.to_string()))?;
         loop {
-            let filled = fill(data, &mut buf).map_err(DriveError::io(name.to_string()))?;
+            if filled == BLOCK_SIZE && buf.len() < BLOCK_SIZE * BATCH_BLOCKS {
+                buf.resize(BLOCK_SIZE * BATCH_BLOCKS, 0);
+                filled +=
+                    fill(data, &mut buf[BLOCK_SIZE..]).map_err(DriveError::io(name.to_string()))?;
+            }
             if filled == 0 {
                 return Ok(());
             }
@@ -120,6 +127,7 @@ impl Archive {
             if filled < buf.len() {
                 return Ok(());
             }
+            filled = fill(data, &mut buf).map_err(DriveError::io(name.to_string()))?;
         }
     }
 

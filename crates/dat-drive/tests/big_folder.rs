@@ -10,8 +10,16 @@ use dat_drive::{Archive, WriteOptions};
 const FILES: u64 = 20_000;
 const WINDOW: u64 = 2_000;
 
+/// The tests of this file run one at a time: the rate test must not share the CPU with them.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn twenty_thousand_files_in_one_folder() {
+    let _serial = serial();
     let mut archive = Archive::in_memory(KeyPair::generate().unwrap()).unwrap();
     let opts = WriteOptions {
         mtime: Some(1),
@@ -78,6 +86,7 @@ fn twenty_thousand_files_in_one_folder() {
 
 #[test]
 fn reopened_archive_decodes_names_not_indexes() {
+    let _serial = serial();
     // A fresh Archive over the same feed has empty caches: a put must decode the names of the
     // folder's entries once, and whole entries only along the head's path.
     let dir = tempfile::tempdir().unwrap();
@@ -119,6 +128,7 @@ fn reopened_archive_decodes_names_not_indexes() {
 
 #[test]
 fn wide_folder_index_matches_the_plain_scan() {
+    let _serial = serial();
     // The archive answers "which sibling is named x" from a per-directory map once a level has
     // 64+ entries; every index it writes must equal the one the plain scan of the default
     // EntrySource (a Vec) computes, through overwrites, deletions and subfolders.

@@ -2,8 +2,6 @@
 //! replay of every saved input of this crate's fuzz targets (`fuzz/regressions/core_*`).
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-
 use dat_core::{
     Feed, FeedError, FeedStorage, KeyPair, MemoryFeedFiles, ProblemKind, Proof, RemoteTree, Slot,
     Storage, VerifyError,
@@ -102,27 +100,9 @@ fn put_rejects_a_proof_that_skips_the_sibling() {
     assert_eq!(clone.get(2).unwrap(), blocks[2]);
 }
 
-type EntryPoint = fn(&[u8]);
-
-/// Runs every file of `fuzz/corpus/<target>` and `fuzz/regressions/<target>`; returns how many.
-fn replay(target: &str, run: EntryPoint) -> usize {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let mut n = 0;
-    for dir in [
-        fuzz.join("corpus").join(target),
-        fuzz.join("regressions").join(target),
-    ] {
-        let Ok(files) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for file in files {
-            let path = file.unwrap().path();
-            run(&std::fs::read(&path).unwrap());
-            n += 1;
-        }
-    }
-    n
-}
+#[path = "../../../fuzz/replay.rs"]
+mod replay;
+use replay::{EntryPoint, replay};
 
 /// The seed corpus and every saved crash input of the dat-core targets run cleanly on stable.
 #[test]

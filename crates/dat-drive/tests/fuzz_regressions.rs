@@ -2,7 +2,6 @@
 //! replay of the seed corpus and every saved input of this crate's fuzz targets.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::sync::Arc;
 
 use dat_drive::tree::{EntrySource, SourceError, Tree};
@@ -51,27 +50,9 @@ fn diff_ends_on_hostile_index_entries() {
     assert_eq!(puts, 1);
 }
 
-type EntryPoint = fn(&[u8]);
-
-/// Runs every file of `fuzz/corpus/<target>` and `fuzz/regressions/<target>`; returns how many.
-fn replay(target: &str, run: EntryPoint) -> usize {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let mut n = 0;
-    for dir in [
-        fuzz.join("corpus").join(target),
-        fuzz.join("regressions").join(target),
-    ] {
-        let Ok(files) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for file in files {
-            let path = file.unwrap().path();
-            run(&std::fs::read(&path).unwrap());
-            n += 1;
-        }
-    }
-    n
-}
+#[path = "../../../fuzz/replay.rs"]
+mod replay;
+use replay::{EntryPoint, replay};
 
 /// The seed corpus and every saved crash input of the dat-drive targets run cleanly on stable.
 #[test]

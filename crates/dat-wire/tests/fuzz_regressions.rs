@@ -2,7 +2,6 @@
 //! replay of the seed corpus and every saved input of this crate's fuzz targets.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::time::Instant;
 
 use dat_wire::fuzzing::{REPLICATION_BLOCKS, replication, replication_seed};
@@ -39,27 +38,9 @@ fn recorded_upload_serves_requests() {
     }
 }
 
-type EntryPoint = fn(&[u8]);
-
-/// Runs every file of `fuzz/corpus/<target>` and `fuzz/regressions/<target>`; returns how many.
-fn replay(target: &str, run: EntryPoint) -> usize {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let mut n = 0;
-    for dir in [
-        fuzz.join("corpus").join(target),
-        fuzz.join("regressions").join(target),
-    ] {
-        let Ok(files) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for file in files {
-            let path = file.unwrap().path();
-            run(&std::fs::read(&path).unwrap());
-            n += 1;
-        }
-    }
-    n
-}
+#[path = "../../../fuzz/replay.rs"]
+mod replay;
+use replay::{EntryPoint, replay};
 
 /// The seed corpus and every saved crash input of the dat-wire targets run cleanly on stable.
 #[test]

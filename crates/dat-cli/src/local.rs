@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use dat_core::{DatDir, FileStorage, KeyPair, SecretKey, Slot};
-use dat_drive::{Archive, ContentData};
+use dat_drive::{Archive, ContentData, ImportOptions, ImportReport, import};
 
 use crate::progress::{Count, CountLeaves, Counters};
 
@@ -147,4 +147,54 @@ fn read_secret(path: &Path) -> anyhow::Result<Option<SecretKey>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
+}
+
+/// What an import takes in, shared by `dat create` and `dat share`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImportFlags {
+    /// Import hidden files and folders too (dat skips names starting with `.`).
+    #[arg(long)]
+    pub hidden: bool,
+    /// Extra ignore patterns (gitignore syntax), besides `.datignore`.
+    #[arg(long = "ignore", value_name = "PATTERN")]
+    pub ignore: Vec<String>,
+}
+
+impl ImportFlags {
+    /// The importer's options for these flags.
+    pub fn options(&self) -> ImportOptions {
+        ImportOptions {
+            ignore_hidden: !self.hidden,
+            ignore: self.ignore.clone(),
+            ..ImportOptions::default()
+        }
+    }
+}
+
+/// Import `dir` into `archive` and make what changed durable (both feeds synced). `sync`
+/// forces the sync when nothing changed (a just-created archive's header).
+pub fn import_and_sync(
+    archive: &mut Archive,
+    dir: &Path,
+    opts: &ImportOptions,
+    sync: bool,
+) -> anyhow::Result<ImportReport> {
+    let report = import(archive, dir, opts)
+        .with_context(|| format!("importing {} failed", dir.display()))?;
+    if sync || changed(&report) {
+        archive
+            .content_mut()
+            .sync()
+            .context("cannot sync the content feed")?;
+        archive
+            .metadata()
+            .sync()
+            .context("cannot sync the metadata feed")?;
+    }
+    Ok(report)
+}
+
+/// Whether an import appended anything.
+pub fn changed(r: &ImportReport) -> bool {
+    r.added + r.updated + r.deleted > 0
 }

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use dat_drive::{ImportOptions, import};
 
-use crate::local::open_for_import;
+use crate::local::{ImportFlags, import_and_sync, open_for_import};
 use crate::output::{Output, human_bytes, json_string};
 use crate::progress::{Counters, ImportProgress};
 
@@ -19,12 +18,8 @@ pub struct Args {
     /// The folder to share (default: the current folder; created if missing).
     #[arg(default_value = ".")]
     dir: PathBuf,
-    /// Import hidden files and folders too (dat skips names starting with `.`).
-    #[arg(long)]
-    hidden: bool,
-    /// Extra ignore patterns (gitignore syntax), besides `.datignore`.
-    #[arg(long = "ignore", value_name = "PATTERN")]
-    ignore: Vec<String>,
+    #[command(flatten)]
+    import: ImportFlags,
 }
 
 /// Create or update the archive of `args.dir`.
@@ -34,24 +29,11 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
     let counters = Arc::new(Counters::default());
     let (mut archive, created) = open_for_import(&args.dir, &counters)?;
     counters.reset();
-    let opts = ImportOptions {
-        ignore_hidden: !args.hidden,
-        ignore: args.ignore,
-        ..ImportOptions::default()
-    };
     let started = Instant::now();
     let progress = ImportProgress::start(counters.clone(), out.progress());
-    let result = import(&mut archive, &args.dir, &opts);
+    let result = import_and_sync(&mut archive, &args.dir, &args.import.options(), true);
     progress.finish();
-    let report = result.with_context(|| format!("importing {} failed", args.dir.display()))?;
-    archive
-        .content_mut()
-        .sync()
-        .context("cannot sync the content feed")?;
-    archive
-        .metadata()
-        .sync()
-        .context("cannot sync the metadata feed")?;
+    let report = result?;
     let secs = started.elapsed().as_secs_f64();
     let key = archive.key();
     if out.json() {

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use dat_drive::{Archive, ImportOptions, ImportReport, import};
+use dat_drive::{Archive, ImportOptions};
 use dat_net::replication::Drive;
 
 use super::net_common::{
     DEFAULT_PORT, PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_discovery,
     start_swarm,
 };
-use crate::local::open_for_import;
+use crate::local::{ImportFlags, changed, import_and_sync, open_for_import};
 use crate::output::{Output, human_bytes, json_string};
 use crate::progress::{Counters, ImportProgress};
 
@@ -30,12 +30,8 @@ pub struct Args {
     port: Option<u16>,
     #[command(flatten)]
     peers: PeerArgs,
-    /// Import hidden files and folders too (dat skips names starting with `.`).
-    #[arg(long)]
-    hidden: bool,
-    /// Extra ignore patterns (gitignore syntax), besides `.datignore`.
-    #[arg(long = "ignore", value_name = "PATTERN")]
-    ignore: Vec<String>,
+    #[command(flatten)]
+    import: ImportFlags,
     /// Do not import changes after the first import.
     #[arg(long)]
     no_watch: bool,
@@ -49,15 +45,11 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let counters = Arc::new(Counters::default());
-    let (mut archive, _created) = open_for_import(&args.dir, &counters)?;
+    let (mut archive, created) = open_for_import(&args.dir, &counters)?;
     counters.reset();
-    let opts = ImportOptions {
-        ignore_hidden: !args.hidden,
-        ignore: args.ignore.clone(),
-        ..ImportOptions::default()
-    };
+    let opts = args.import.options();
     let progress = ImportProgress::start(counters, out.progress());
-    let first = import_and_sync(&mut archive, &args, &opts);
+    let first = import_and_sync(&mut archive, &args.dir, &opts, created);
     progress.finish();
     let report = first?;
     out.note(format!(
@@ -69,30 +61,6 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
         human_bytes(report.bytes)
     ));
     runtime()?.block_on(serve(args, *out, archive, opts))
-}
-
-fn import_and_sync(
-    archive: &mut Archive,
-    args: &Args,
-    opts: &ImportOptions,
-) -> anyhow::Result<ImportReport> {
-    let report = import(archive, &args.dir, opts)
-        .with_context(|| format!("importing {} failed", args.dir.display()))?;
-    if changed(&report) {
-        archive
-            .content_mut()
-            .sync()
-            .context("cannot sync the content feed")?;
-        archive
-            .metadata()
-            .sync()
-            .context("cannot sync the metadata feed")?;
-    }
-    Ok(report)
-}
-
-fn changed(r: &ImportReport) -> bool {
-    r.added + r.updated + r.deleted > 0
 }
 
 async fn serve(
@@ -146,7 +114,7 @@ async fn serve(
                 let (d, a, o) = (drive.clone(), args.clone(), opts.clone());
                 let result = tokio::task::spawn_blocking(move || {
                     d.with_archive_blocking(|archive| {
-                        import_and_sync(archive, &a, &o).map(|r| (r, archive.version()))
+                        import_and_sync(archive, &a.dir, &o, false).map(|r| (r, archive.version()))
                     })
                 })
                 .await

@@ -4,14 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dat_test::{JsLab, Proc, Sha256Hex};
+use dat_test::{JsLab, Proc, file_hashes};
 
 /// Kills the child when the test ends, however it ends.
 struct Killed(Child);
@@ -173,29 +172,6 @@ fn sample(dir: &Path) {
     }
 }
 
-/// Every regular file under `dir` (outside `.dat`) → its SHA-256.
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.file_name().is_some_and(|n| n == ".dat") {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let mut h = Sha256Hex::default();
-                h.update(&std::fs::read(&p).unwrap());
-                let rel = p.strip_prefix(dir).unwrap().display().to_string();
-                out.insert(rel, h.finish());
-            }
-        }
-    }
-    out
-}
-
 fn only_dns(addr: &str) -> [&str; 4] {
     ["--no-dht", "--no-mdns", "--dns-server", addr]
 }
@@ -250,7 +226,7 @@ fn rust_clone_finds_rust_share_through_our_server() {
             .any(|l| l.contains("\"peer-found\"") && l.contains("\"dns\"")),
         "no peer-found event from dns: {text}"
     );
-    assert_eq!(tree(&src), tree(&dst));
+    assert_eq!(file_hashes(&src), file_hashes(&dst));
 }
 
 #[test]
@@ -278,9 +254,9 @@ fn js_clone_finds_rust_share_through_our_server() {
     );
     // dat@13 writes only files that have content: the empty file is in the metadata it
     // cloned (listed below from its own .dat) but not created on disk.
-    let mut want = tree(&src);
+    let mut want = file_hashes(&src);
     want.remove("sub/empty");
-    assert_eq!(want, tree(&dst));
+    assert_eq!(want, file_hashes(&dst));
     let ls = dat()
         .env("HOME", &home)
         .args(["ls", dst.to_str().unwrap(), "/sub"])
@@ -310,5 +286,5 @@ fn rust_clone_finds_js_share_through_our_server() {
     js.wait_for(60, |l| (l == "READY").then_some(()));
     let text = rust_clone(&key, &dst, &home, &addr);
     assert!(text.contains("\"peer-found\""), "{text}");
-    assert_eq!(tree(&src), tree(&dst));
+    assert_eq!(file_hashes(&src), file_hashes(&dst));
 }

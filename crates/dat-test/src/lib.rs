@@ -293,6 +293,30 @@ impl Drop for Proc {
     }
 }
 
+/// Every regular file under `dir` (outside `.dat`), by path relative to `dir` → its SHA-256:
+/// what two folders are compared by after a clone.
+pub fn file_hashes(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("read {}: {e}", d.display()));
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n == ".dat") {
+                continue;
+            } else if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes =
+                    std::fs::read(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+                let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+                out.insert(rel, dat_core::crypto::to_hex(&Sha256::digest(&bytes)));
+            }
+        }
+    }
+    out
+}
+
 /// Parse JSON lines, ignoring lines that are not JSON.
 pub fn parse_json_lines(text: &str) -> Vec<Json> {
     text.lines()

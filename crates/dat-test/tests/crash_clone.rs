@@ -4,12 +4,11 @@
 //! completes with every file's bytes right, fetching only what it did not have.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use dat_test::{Json, Proc, Sha256Hex, block_bytes, dat_bin, offline_config, parse_json_lines};
+use dat_test::{Json, Proc, block_bytes, dat_bin, file_hashes, offline_config, parse_json_lines};
 
 fn dat(home: &Path) -> Command {
     let mut c = Command::new(dat_bin());
@@ -17,30 +16,6 @@ fn dat(home: &Path) -> Command {
         .env("DAT_CONFIG", offline_config())
         .stdin(Stdio::null());
     c
-}
-
-/// Every regular file under `dir` (outside `.dat`) → its SHA-256.
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.file_name().is_some_and(|n| n == ".dat") {
-                continue;
-            } else if p.is_dir() {
-                stack.push(p);
-            } else {
-                let mut h = Sha256Hex::default();
-                h.update(&std::fs::read(&p).unwrap());
-                out.insert(
-                    p.strip_prefix(dir).unwrap().display().to_string(),
-                    h.finish(),
-                );
-            }
-        }
-    }
-    out
 }
 
 /// 200 small files and two of 8 MiB: kills land in the metadata and in the content.
@@ -73,7 +48,7 @@ fn clone_killed_at_50_points_verifies_and_resumes() {
     let src = tmp.path().join("src");
     std::fs::create_dir_all(&home).unwrap();
     make_source(&src);
-    let want = tree(&src);
+    let want = file_hashes(&src);
 
     let mut cmd = dat(&home);
     cmd.args(["--json", "share", src.to_str().unwrap(), "--port", "0"])
@@ -103,7 +78,7 @@ fn clone_killed_at_50_points_verifies_and_resumes() {
     let out = clone(&probe).output().unwrap();
     let whole = start.elapsed();
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(tree(&probe), want);
+    assert_eq!(file_hashes(&probe), want);
     let full_bytes = last_event(&out.stdout, "cloned").unwrap()["downloadedBytes"]
         .as_u64()
         .unwrap();
@@ -160,7 +135,7 @@ fn clone_killed_at_50_points_verifies_and_resumes() {
             "{what}: refetched {fetched} of {full_bytes}"
         );
         refetched += fetched;
-        assert_eq!(tree(&dst), want, "{what}: wrong files after resume");
+        assert_eq!(file_hashes(&dst), want, "{what}: wrong files after resume");
         let v = dat(&home)
             .args(["verify", dst.to_str().unwrap()])
             .output()

@@ -81,6 +81,22 @@ pub async fn start_swarm(
     Ok(swarm)
 }
 
+/// Start the swarm of a serving command (share, sync): listen on all interfaces at `port`,
+/// or at dat's 3282 when none is given, falling back to any free port when 3282 is taken
+/// (another dat is running); dial `peers`.
+pub async fn start_serving(
+    drive: &Drive,
+    port: Option<u16>,
+    peers: &[SocketAddr],
+) -> anyhow::Result<Swarm> {
+    let any = |port| Some(SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port)));
+    match start_swarm(drive, any(port.unwrap_or(DEFAULT_PORT)), peers).await {
+        Ok(s) => Ok(s),
+        Err(_) if port.is_none() => start_swarm(drive, any(0), peers).await,
+        Err(e) => Err(e),
+    }
+}
+
 /// Discovery of one archive's peers, feeding its swarm. Dropping it stops the backends;
 /// [`Discovering::stop`] also withdraws the announcement first.
 pub struct Discovering {

@@ -2,7 +2,6 @@
 //! to any number of peers, and keep importing what changes (polling, with the importer's
 //! unchanged-file skip) so that new versions reach connected peers live.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +11,7 @@ use dat_drive::{Archive, ImportOptions};
 use dat_net::replication::Drive;
 
 use super::net_common::{
-    DEFAULT_PORT, PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_discovery,
-    start_swarm,
+    PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_discovery, start_serving,
 };
 use crate::local::{ImportFlags, changed, import_and_sync, open_for_import};
 use crate::output::{Output, human_bytes, json_string};
@@ -73,13 +71,7 @@ async fn serve(
     let version = archive.version();
     let drive = Drive::share(archive, drive_options());
     let peers = args.peers.resolve().await?;
-    let any = |port| Some(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
-    let swarm = match start_swarm(&drive, any(args.port.unwrap_or(DEFAULT_PORT)), &peers).await {
-        Ok(s) => s,
-        // The default port is taken (another dat): any free port will do.
-        Err(_) if args.port.is_none() => start_swarm(&drive, any(0), &peers).await?,
-        Err(e) => return Err(e),
-    };
+    let swarm = start_serving(&drive, args.port, &peers).await?;
     let port = swarm.local_addr().map_or(0, |a| a.port());
     let discovering = start_discovery(&swarm, &drive, &args.peers, Some(port), out).await?;
     if out.json() {

@@ -1,7 +1,6 @@
 //! `dat sync [DIR]`: keep a clone connected and live: every new version the peers announce
 //! is downloaded as it appears, and the clone serves what it has to others.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -9,8 +8,7 @@ use dat_core::DatDir;
 use dat_net::replication::{Drive, Mode};
 
 use super::net_common::{
-    DEFAULT_PORT, PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_discovery,
-    start_swarm,
+    PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_discovery, start_serving,
 };
 use super::pull::clone_key;
 use crate::output::{Output, json_string};
@@ -43,13 +41,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open {}", args.dir.display()))?;
         let peers = args.peers.resolve().await?;
         let reporter = Reporter::start(&drive, out);
-        let any = |port| Some(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
-        let swarm = match start_swarm(&drive, any(args.port.unwrap_or(DEFAULT_PORT)), &peers).await
-        {
-            Ok(s) => s,
-            Err(_) if args.port.is_none() => start_swarm(&drive, any(0), &peers).await?,
-            Err(e) => return Err(e),
-        };
+        let swarm = start_serving(&drive, args.port, &peers).await?;
         let port = swarm.local_addr().map_or(0, |a| a.port());
         let discovering = start_discovery(&swarm, &drive, &args.peers, Some(port), out).await?;
         if out.json() {

@@ -68,6 +68,15 @@ pub fn open(dir: &Path) -> anyhow::Result<Local> {
             dir.display()
         )
     })?;
+    let key_file = layout.sleep_dir(dir).join("metadata.key");
+    if std::fs::metadata(&key_file).is_ok_and(|m| m.len() == 0) {
+        bail!(
+            "nothing is stored in {} yet: {} is empty (a clone or create was cut short \
+             before it began; run it again)",
+            dir.display(),
+            key_file.display()
+        );
+    }
     let archive = match layout {
         Layout::Dat => Archive::open_dat(dir, &DatDir::new(dir.join(".dat"))),
         Layout::Sleep => Archive::open_sleep(dir),

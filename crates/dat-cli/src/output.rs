@@ -63,11 +63,29 @@ impl Output {
         if self.json {
             self.record(&[
                 ("event", json_string("error")),
-                ("message", json_string(&format!("{err:#}"))),
+                ("message", json_string(&describe(err))),
             ]);
         }
-        eprintln!("dat: {err:#}");
+        eprintln!("dat: {}", describe(err));
     }
+}
+
+/// An error and its causes on one line, each cause once: the library errors already end
+/// their message with their source's (so they read well alone), and anyhow's `{:#}` would
+/// add it again.
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 /// A JSON string literal.

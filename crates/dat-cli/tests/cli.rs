@@ -68,3 +68,21 @@ fn keys_of_an_archival_sleep_folder() {
     assert!(text.starts_with(&format!("dat://{hex}\n")), "{text}");
     assert!(text.contains("content key:"), "{text}");
 }
+
+#[test]
+fn a_clone_cut_before_its_key_was_written_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".dat")).unwrap();
+    std::fs::write(dir.path().join(".dat/metadata.key"), b"").unwrap();
+    let out = dat(&["verify", dir.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing is stored in"), "{err}");
+
+    // A torn key: each cause is said once, not once per layer that wraps it.
+    std::fs::write(dir.path().join(".dat/metadata.key"), b"short").unwrap();
+    let out = dat(&["verify", dir.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("no feed is stored here").count(), 1, "{err}");
+}

@@ -23,7 +23,7 @@ use super::net_common::{
     Discovering, PeerArgs, drive_options, runtime, start_discovery, start_swarm, until_done,
 };
 use crate::local::Layout;
-use crate::output::{Output, human_bytes, json_string};
+use crate::output::{Output, describe, human_bytes, json_string};
 
 /// The flags `dat ls` and `dat cat` take for a remote LINK.
 #[derive(clap::Args, Debug, Clone)]
@@ -343,7 +343,7 @@ impl Read for RemoteReader<'_> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         if self.pos >= self.buf.len() {
             self.fill()
-                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+                .map_err(|e| std::io::Error::other(describe(&e)))?;
         }
         let n = out.len().min(self.buf.len() - self.pos);
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);

@@ -14,7 +14,7 @@ use super::net_common::{
     PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_discovery, start_serving,
 };
 use crate::local::{ImportFlags, changed, import_and_sync, open_for_import};
-use crate::output::{Output, human_bytes, json_string};
+use crate::output::{Output, describe, human_bytes, json_string};
 use crate::progress::{Counters, ImportProgress};
 
 /// Flags of `dat share`.
@@ -130,7 +130,7 @@ async fn serve(
                         }
                     }
                     // A file that changed under the importer is picked up next time.
-                    Some(Err(e)) => out.note(format!("import: {e:#}")),
+                    Some(Err(e)) => out.note(format!("import: {}", describe(&e))),
                     _ => {}
                 }
             }

@@ -2,19 +2,20 @@
 //!
 //! A batch is processed in chunks of at most [`APPEND_CHUNK_BYTES`]: the chunk's blocks are
 //! gathered into one buffer and go to `data` in one write, leaves are hashed in SIMD lanes
-//! ([`crate::leaf_hash`]) shared with the feed's helper thread ([`crate::append_io`]), and
-//! the parents they complete are hashed level by level, also in lanes ([`crate::tree_grow`]).
-//! Tree entries accumulate in one contiguous buffer covering `2 * start ..` that is written
-//! when it fills or the batch ends. Parents that complete older subtrees sit before that range
-//! and are written individually (at most one per old root). Then one signature, then the
-//! dirty bitfield pages. The bytes written are those JS hypercore writes for the same
-//! `append(batch)`, in the order of [`crate::storage`].
+//! ([`crate::leaf_hash`]) shared with the feed's helper thread ([`crate::append_helper`]),
+//! which hashes while the caller writes, and the parents they complete are hashed level by
+//! level, also in lanes ([`crate::tree_grow`]). Tree entries accumulate in one contiguous
+//! buffer covering `2 * start ..` that is written when it fills or the batch ends. Parents
+//! that complete older subtrees sit before that range and are written individually (at most
+//! one per old root). Then one signature, then the dirty bitfield pages: data → tree →
+//! signatures → bitfield, so a batch cut short is never pointed at by the bitfield. The bytes
+//! written are those JS hypercore writes for the same `append(batch)`.
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::append_helper::{Chunk, Payload};
-use crate::append_io::{Outbox, threads};
+use crate::append_chunk::Chunk;
+use crate::append_helper::{Helping, threads};
 use crate::crypto::{Hash, Signature, hash_roots};
 use crate::error::{FeedError, io};
 use crate::feed::Feed;
@@ -36,9 +37,10 @@ pub(crate) struct Scratch {
     hashes: Vec<Hash>,
     tree: Vec<u8>,
     low: Vec<Node>,
+    signatures: Vec<u8>,
     leaves: LeafScratch,
     grower: Grower,
-    outbox: Outbox,
+    helping: Helping,
 }
 
 /// Where tree entries of the running batch go: records at or after `base` into the
@@ -69,6 +71,11 @@ impl TreeBuf<'_> {
         }
         self.bytes[pos..pos + NODE_RECORD_LEN].copy_from_slice(&node.to_record());
     }
+
+    /// File offset of the buffer's first record.
+    fn offset(&self) -> u64 {
+        HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * self.base
+    }
 }
 
 impl Feed {
@@ -90,12 +97,7 @@ impl Feed {
             self.reload_roots()?;
         }
         let mut scratch = std::mem::take(&mut self.scratch);
-        let mut result = self.append_chunks(blocks.into_iter(), &mut scratch);
-        if result.is_err() {
-            // A failed append may leave storage with the helper: take it back.
-            let settled = scratch.outbox.settle(&mut self.storage);
-            result = result.and(settled.map(|_| 0..0));
-        }
+        let result = self.append_chunks(blocks.into_iter(), &mut scratch);
         self.scratch = scratch;
         if result.is_err() {
             // Storage may hold part of the batch, but the bitfield does not point at it.
@@ -120,13 +122,11 @@ impl Feed {
             hashes,
             tree,
             low,
+            signatures,
             leaves,
             grower,
-            outbox,
+            helping,
         } = scratch;
-        if tree.capacity() == 0 {
-            *tree = outbox.buffer();
-        }
         tree.clear();
         low.clear();
         let mut tree = TreeBuf {
@@ -136,17 +136,12 @@ impl Feed {
         };
         let mut last = false;
         while !last {
-            // A full tree buffer is queued before the wait below, never after it: the next
-            // reply the chunk's hashing expects from the helper must be its hashes.
             if tree.bytes.len() >= APPEND_CHUNK_BYTES {
-                let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * tree.base;
+                self.write(Slot::Tree, tree.offset(), tree.bytes)?;
                 tree.base += (tree.bytes.len() / NODE_RECORD_LEN) as u64;
-                let full = std::mem::replace(tree.bytes, outbox.buffer());
-                let pieces = vec![(offset, 0..full.len())];
-                outbox.submit(&mut self.storage, Slot::Tree, Payload::Owned(full), pieces)?;
+                tree.bytes.clear();
             }
-            // The previous chunk must be written before its buffer is reused.
-            outbox.settle(&mut self.storage)?;
+            // The helper may still hold the last chunk (it started late): take a fresh one.
             if Arc::get_mut(chunk).is_none() {
                 *chunk = Arc::default();
             }
@@ -174,70 +169,42 @@ impl Feed {
                 });
             }
             if n == 0 {
-                outbox.begin(c);
+                helping.begin(c);
             }
             sizes.clear();
             sizes.extend((0..k).map(|i| c.block(i).len() as u64));
             hashes.clear();
             hashes.resize(k, Hash([0; 32]));
-            let chunk_bytes = c.data.len() as u64;
-            let at = self.byte_length + bytes;
-            self.hash_and_write(chunk, hashes, leaves, outbox, at, last)?;
+            // The helper hashes while this thread writes; then both hash what is left.
+            helping.share(chunk);
+            self.write(Slot::Data, self.byte_length + bytes, &chunk.data)?;
+            chunk.hash_all(leaves, hashes);
             tree.cover(2 * (chunk_start + k as u64) - 1);
             grower.grow(&mut roots, chunk_start, sizes, hashes, |node| {
                 tree.place(node)
             })?;
             n += k as u64;
-            bytes += chunk_bytes;
+            bytes += chunk.data.len() as u64;
         }
         if n == 0 {
             self.roots = roots;
             return Ok(start..start);
         }
-        // The tree entries, then the signature: the helper writes them (after the data)
-        // while this thread signs and waits.
-        let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * tree.base;
-        let mut records = std::mem::take(tree.bytes);
-        let mut pieces = vec![(offset, 0..records.len())];
+        self.write(Slot::Tree, tree.offset(), tree.bytes)?;
         for node in tree.low.iter() {
-            let at = records.len();
-            records.extend_from_slice(&node.to_record());
             let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * node.index;
-            pieces.push((offset, at..records.len()));
+            self.write(Slot::Tree, offset, &node.to_record())?;
         }
-        outbox.submit(
-            &mut self.storage,
-            Slot::Tree,
-            Payload::Owned(records),
-            pieces,
-        )?;
         let signature = match self.secret.as_ref() {
             Some(secret) => secret.sign(&hash_roots(&roots)),
             None => return Err(FeedError::NotWritable),
         };
-        let buf = outbox.buffer();
-        let (buf, pieces) = self.signature_writes(start, n, &signature, buf)?;
-        outbox.submit(
-            &mut self.storage,
-            Slot::Signatures,
-            Payload::Owned(buf),
-            pieces,
-        )?;
-        // Set the bits while the helper writes, and undo them if a write failed. All data
-        // bits, then all tree bits: the tree bits never touch the data and index regions or
-        // grow the pager, so the pages end up as with JS's per-block order.
-        self.bitfield.checkpoint();
+        self.write_signature(start, n, &signature, signatures)?;
+        // All data bits, then all tree bits: the tree bits never touch the data and index
+        // regions or grow the pager, so the pages end up as with JS's per-block order.
         self.bitfield.set_run(start, start + n);
         for i in start..start + n {
             TreeBits::set(&mut self.bitfield, flat_tree::leaf(i));
-        }
-        if let Err(e) = outbox.settle(&mut self.storage) {
-            self.bitfield.rollback();
-            return Err(e);
-        }
-        self.bitfield.commit();
-        if tree.bytes.capacity() == 0 {
-            *tree.bytes = outbox.buffer();
         }
         self.flush_bitfield()?;
         for root in &roots {
@@ -249,44 +216,26 @@ impl Feed {
         Ok(start..start + n)
     }
 
-    /// Hash the chunk's leaves into `hashes` and write its blocks at `offset` of `data`:
-    /// shared with the helper thread when the batch uses it.
-    fn hash_and_write(
-        &mut self,
-        chunk: &Arc<Chunk>,
-        hashes: &mut [Hash],
-        leaves: &mut LeafScratch,
-        outbox: &mut Outbox,
-        offset: u64,
-        last: bool,
-    ) -> Result<(), FeedError> {
-        let c: &Chunk = chunk;
-        let pieces = vec![(offset, 0..c.data.len())];
-        let Some(mine) = outbox.share_hashing(chunk, last) else {
-            c.hash_units(usize::MAX, leaves, |r, hs| hashes[r].copy_from_slice(hs));
-            let payload = Payload::Chunk(Arc::clone(chunk));
-            return outbox.submit(&mut self.storage, Slot::Data, payload, pieces);
+    fn write(&mut self, slot: Slot, offset: u64, bytes: &[u8]) -> Result<(), FeedError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let Some(storage) = self.storage.slot_box(slot) else {
+            return Err(FeedError::NotWritable);
         };
-        let payload = Payload::Chunk(Arc::clone(chunk));
-        outbox.submit(&mut self.storage, Slot::Data, payload, pieces)?;
-        c.hash_units(mine, leaves, |r, hs| hashes[r].copy_from_slice(hs));
-        outbox.take_hashes(hashes)?;
-        // Units the helper left (it started late): hash them here.
-        c.hash_units(usize::MAX, leaves, |r, hs| hashes[r].copy_from_slice(hs));
-        Ok(())
+        storage.write_at(offset, bytes).map_err(io(slot))
     }
 
-    /// The writes of a batch's signature at entry `start + n - 1`, zeroing stale entries of
-    /// the batch (left by an earlier torn append) so every entry of the batch but the last
-    /// reads as blank: a buffer and `(file offset, range)` pieces.
-    #[allow(clippy::type_complexity)]
-    fn signature_writes(
+    /// Write a batch's signature at entry `start + n - 1`, zeroing stale entries of the
+    /// batch (left by an earlier torn append) so every entry of the batch but the last reads
+    /// as blank.
+    fn write_signature(
         &mut self,
         start: u64,
         n: u64,
         signature: &Signature,
-        mut buf: Vec<u8>,
-    ) -> Result<(Vec<u8>, Vec<(u64, Range<usize>)>), FeedError> {
+        buf: &mut Vec<u8>,
+    ) -> Result<(), FeedError> {
         let entries = self
             .storage
             .signatures
@@ -295,20 +244,20 @@ impl Feed {
             .saturating_sub(HEADER_LEN as u64)
             / 64;
         let last = start + n - 1;
-        let stale = entries.min(last).saturating_sub(start);
-        let zeros = (stale.min(256) * 64) as usize;
-        buf.clear();
-        buf.resize(zeros, 0);
-        buf.extend_from_slice(signature.as_bytes());
-        let mut pieces = Vec::new();
+        let stale_end = entries.min(last);
         let mut i = start;
-        while i < entries.min(last) {
-            let count = (entries.min(last) - i).min(256);
-            pieces.push((HEADER_LEN as u64 + 64 * i, 0..(count * 64) as usize));
+        while i < stale_end {
+            let count = (stale_end - i).min(256);
+            buf.clear();
+            buf.resize((count * 64) as usize, 0);
+            self.write(Slot::Signatures, HEADER_LEN as u64 + 64 * i, buf)?;
             i += count;
         }
-        pieces.push((HEADER_LEN as u64 + 64 * last, zeros..zeros + 64));
-        Ok((buf, pieces))
+        self.write(
+            Slot::Signatures,
+            HEADER_LEN as u64 + 64 * last,
+            signature.as_bytes(),
+        )
     }
 }
 

@@ -8,8 +8,8 @@
 //! blocks and proofs between feeds, and the filesystem (`dat-drive`) is built on two feeds.
 
 mod append;
+mod append_chunk;
 mod append_helper;
-mod append_io;
 pub mod bitfield;
 mod bitfield_pages;
 pub mod crypto;

@@ -13,14 +13,21 @@
 //! `bench child-import DIR SECRET_DIR`, or `dat create` with `--rust-cli`) to measure its CPU
 //! time and peak RSS.
 
+mod big_tree;
 mod check;
 mod child;
+mod clone_big;
+mod clone_many;
 mod data;
+mod delay_proxy;
 mod feed_append;
 mod import_big;
 mod import_many;
+mod live_change;
 mod measure;
+mod net;
 mod report;
+mod sparse_read;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -43,11 +50,22 @@ pub struct Options {
     pub js_cap_seconds: u64,
 }
 
-const ALL: [&str; 4] = ["feed-append-64k", "feed-append-1k", "W1", "W2"];
+const ALL: [&str; 10] = [
+    "feed-append-64k",
+    "feed-append-1k",
+    "W1",
+    "W2",
+    "W3",
+    "W4",
+    "W5",
+    "W6",
+    "W7",
+    "W8",
+];
 
 const USAGE: &str = "usage: bench [--smoke] [--runs N] [--only W1,W2,...] [--js-cap-seconds S]
              [--rust-cli PATH/TO/dat] [WORKLOAD...]
-workloads: feed-append-64k feed-append-1k W1 W2 (default: all)";
+workloads: feed-append-64k feed-append-1k W1 W2 W3 W4 W5 W6 W7 W8 (default: all)";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -59,6 +77,9 @@ fn main() -> ExitCode {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "child-import" => return child_import(args.next(), args.next()),
+            "child-delay-proxy" => {
+                return delay_proxy::main(args.next(), args.next(), args.next());
+            }
             "--smoke" => smoke = true,
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).unwrap_or(3),
             "--js-cap-seconds" => {
@@ -109,6 +130,12 @@ fn main() -> ExitCode {
             "feed-append-64k" => (vec![feed_append::run(&options, feed_append::BIG)], vec![]),
             "feed-append-1k" => (vec![feed_append::run(&options, feed_append::SMALL)], vec![]),
             "w1" => import_big::run(&options),
+            "w3" => clone_big::run_w3(&options),
+            "w4" => clone_many::run(&options),
+            "w5" => sparse_read::run(&options),
+            "w6" => big_tree::run(&options),
+            "w7" => live_change::run(&options),
+            "w8" => clone_big::run_w8(&options),
             _ => import_many::run(&options),
         };
         // Each result as soon as it is known, in case a later workload fails.

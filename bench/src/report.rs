@@ -71,16 +71,25 @@ fn figure(v: f64) -> String {
 pub const HEADER: &str = "| workload | dat-rs | JS reference | Rust/JS | CPU s (Rust / JS) | peak RSS MB (Rust / JS) | check | notes |
 |---|---|---|---|---|---|---|---|";
 
+/// Rust / JS; both zero (e.g. nothing fetched again) is a tie, not NaN.
+fn ratio(rust: f64, js: f64) -> String {
+    if rust == 0.0 && js == 0.0 {
+        "= (both 0)".to_string()
+    } else {
+        format!("{:.2}×", rust / js)
+    }
+}
+
 /// One row of the table.
 pub fn line(row: &Row) -> String {
     format!(
-        "| {} | {} {} | {} {} | **{:.2}×** | {} / {} | {} / {} | {} | {} |",
+        "| {} | {} {} | {} {} | **{}** | {} / {} | {} / {} | {} | {} |",
         row.workload,
         figure(row.rust.figure),
         row.unit,
         figure(row.js.figure),
         row.unit,
-        row.rust.figure / row.js.figure,
+        ratio(row.rust.figure, row.js.figure),
         cost(row.rust.cpu_s, 2),
         cost(row.js.cpu_s, 2),
         cost(row.rust.rss_mb, 0),

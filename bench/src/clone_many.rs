@@ -1,0 +1,182 @@
+//! W4: clone the W2 archive (small files of 1–4 KiB in 100 folders) over loopback, one peer,
+//! a direct connection: time to metadata complete and to content complete. The archive is
+//! imported once by Rust (`dat create`); the Rust pair is `dat share` → `dat clone --peer`,
+//! the JS pair is JS hyperdrive 9.16 serving a copy of the same archive (`dat-serve.js`, no
+//! import: a JS import of 100k files takes ~6 min) → `net-bench.js clone` (dat-node as `dat
+//! clone` opens it). Metadata complete: Rust's `metadata-complete` event, JS's (every
+//! metadata block up to the remote length), timed when the line reaches the bench; content
+//! complete: the clone's exit (both exit once complete).
+
+use std::process::Command;
+
+use crate::Options;
+use crate::data;
+use crate::net::{self, Net, Stdout, Task};
+use crate::report::{Row, median_side};
+
+#[derive(Default)]
+struct Samples {
+    meta_s: Vec<f64>,
+    all_s: Vec<f64>,
+    cpu: Vec<f64>,
+    rss: Vec<f64>,
+    send_cpu: Vec<f64>,
+    send_rss: Vec<f64>,
+    wire: Vec<f64>,
+}
+
+/// Files in the archive: `BENCH_W4_FILES` overrides the full size (for trying sizes).
+fn count(options: &Options) -> (u64, u64) {
+    if options.smoke {
+        return (1000, 10);
+    }
+    let n = std::env::var("BENCH_W4_FILES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    (n, 100)
+}
+
+/// Run W4.
+pub fn run(options: &Options) -> (Vec<Row>, Vec<String>) {
+    let (count, folders) = count(options);
+    let root = tempfile::tempdir_in(crate::feed_append::scratch())
+        .unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let p = |s: &str| root.path().join(s);
+    for d in ["home-rust", "home-js", "scratch"] {
+        std::fs::create_dir_all(p(d)).unwrap_or_else(|e| panic!("mkdir {d}: {e}"));
+    }
+    let scratch = p("scratch");
+    eprintln!("W4: generating {count} files in {folders} folders");
+    let expected = data::small_files(&p("rust-src"), count, folders);
+    let payload: u64 = expected.values().map(|e| e.size).sum();
+    let net = Net::new("w4");
+    let src = p("rust-src");
+    let import = Task::spawn(
+        "rust create",
+        net::dat(options, &["--json", "create", &src.to_string_lossy()]),
+        &net::rust_env(&p("home-rust")),
+        &scratch,
+        Stdout::Lines,
+    )
+    .finish(7200);
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&src)
+        .arg(p("js-src"))
+        .status()
+        .unwrap_or_else(|e| panic!("cp: {e}"));
+    assert!(status.success(), "cp -a rust-src js-src failed");
+    let (mut rust, mut js) = (Samples::default(), Samples::default());
+    for run in 0..options.runs {
+        for side in ["rust", "js"] {
+            eprintln!("W4 run {}: {side}", run + 1);
+            let s = if side == "rust" { &mut rust } else { &mut js };
+            let home = p(&format!("home-{side}"));
+            let sharer = if side == "rust" {
+                net::rust_share(&net, options, &src, &home, &scratch, false, 7200)
+            } else {
+                net::js_serve(&net, &options.lab, &p("js-src"), &home, &scratch)
+            };
+            let dst = p(&format!("dst-{side}"));
+            net::rm(&dst);
+            let d = dst.to_string_lossy();
+            let (argv, env) = if side == "rust" {
+                let link = sharer.link();
+                let addr = sharer.addr();
+                (
+                    net::dat(options, &["--json", "clone", &link, &d, "--peer", &addr]),
+                    net::rust_env(&home),
+                )
+            } else {
+                (
+                    net::js_bench(&["clone", &sharer.key, &d, &sharer.addr()]),
+                    net::js_env(&options.lab, &home, 7200),
+                )
+            };
+            sharer.task.reset_peak();
+            let cpu0 = sharer.task.cpu_s();
+            let w0 = net.wire_bytes();
+            let done = Task::spawn(
+                &format!("{side} clone"),
+                net.wrap(argv),
+                &env,
+                &scratch,
+                Stdout::Lines,
+            )
+            .finish(7200);
+            let w1 = net.wire_bytes();
+            s.send_cpu.push(sharer.task.cpu_s() - cpu0);
+            s.send_rss.push(sharer.task.peak_mb());
+            sharer.task.stop(10);
+            if let Err(e) = net::check_tree(&dst, &expected) {
+                panic!("W4 {side} clone: {e}");
+            }
+            net::rm(&dst);
+            let meta = done
+                .event_time("metadata-complete")
+                .unwrap_or_else(|| panic!("W4 {side}: no metadata-complete event"));
+            s.meta_s.push(meta.as_secs_f64());
+            s.all_s.push(done.wall.as_secs_f64());
+            s.cpu.push(done.cpu_s);
+            s.rss.push(done.rss_mb);
+            if let (Some(a), Some(b)) = (w0, w1) {
+                s.wire.push((b - a) as f64 / payload as f64);
+            }
+        }
+    }
+    let files = if count >= 1000 {
+        format!("{}k", count / 1000)
+    } else {
+        count.to_string()
+    };
+    let what = format!("W4 clone {files} files of 1–4 KiB in {folders} folders");
+    let wire = |s: &Samples| {
+        if s.wire.is_empty() {
+            "—".to_string()
+        } else {
+            format!("{:.2}×", crate::report::median(s.wire.clone()))
+        }
+    };
+    let rows = vec![
+        Row {
+            workload: format!("{what}: metadata complete"),
+            unit: "s",
+            rust: median_side(&rust.meta_s, &rust.cpu, &rust.rss),
+            js: median_side(&js.meta_s, &js.cpu, &js.rss),
+            check: format!("sha256 of all {count} files ✓ both"),
+            note: "from the clone's start to its metadata-complete line; lower is better; \
+                   costs = the whole clone"
+                .into(),
+        },
+        Row {
+            workload: format!("{what}: content complete"),
+            unit: "s",
+            rust: median_side(&rust.all_s, &rust.cpu, &rust.rss),
+            js: median_side(&js.all_s, &js.cpu, &js.rss),
+            check: format!("sha256 of all {count} files ✓ both"),
+            note: format!(
+                "whole clone process; sender CPU s R/JS {:.2} / {:.2}, peak RSS MB {:.0} / {:.0}; \
+                 wire / payload ({}) {} / {}; JS serves a copy of the Rust-made archive \
+                 (`dat-serve.js`)",
+                crate::report::median(rust.send_cpu.clone()),
+                crate::report::median(js.send_cpu.clone()),
+                crate::report::median(rust.send_rss.clone()),
+                crate::report::median(js.send_rss.clone()),
+                net::mb(payload as f64),
+                wire(&rust),
+                wire(&js),
+            ),
+        },
+    ];
+    let details = vec![format!(
+        "W4: archive made by `dat create` in {:.1} s; metadata complete s Rust {:.2?}, JS {:.2?}; \
+         content complete s Rust {:.2?}, JS {:.2?}",
+        import.wall.as_secs_f64(),
+        rust.meta_s,
+        js.meta_s,
+        rust.all_s,
+        js.all_s
+    )];
+    (rows, details)
+}

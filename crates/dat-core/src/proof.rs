@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::crypto::Signature;
+use crate::crypto::{Hash, Signature};
 use crate::node::Node;
 use crate::tree_index::TreeBits;
 
@@ -17,6 +17,23 @@ pub struct Proof {
     pub nodes: Vec<Node>,
     /// The signature at entry `verified_by / 2 - 1`, when the proof ends at the roots.
     pub signature: Option<Signature>,
+}
+
+/// A block and its leaf hash, computed together with other blocks by
+/// [`Feed::hash_blocks`](crate::Feed::hash_blocks), for
+/// [`Feed::put_hashed`](crate::Feed::put_hashed). Only `hash_blocks` makes one, so the hash is
+/// always the block's own.
+#[derive(Clone, Copy, Debug)]
+pub struct HashedBlock<'a> {
+    pub(crate) value: &'a [u8],
+    pub(crate) leaf: Hash,
+}
+
+impl<'a> HashedBlock<'a> {
+    /// The block's bytes.
+    pub fn value(&self) -> &'a [u8] {
+        self.value
+    }
 }
 
 const WORDS: usize = 32;

@@ -2,13 +2,15 @@
 //! what a peer sent (JS `_putBuffer` → `_verifyAndWrite` → `_verifyRootsAndWrite`,
 //! DAT-SPEC §4.7–§4.8). A `put` writes nothing unless the whole proof verifies.
 
+use crate::crypto::Hash;
 use crate::crypto::{hash_leaf, hash_parent, hash_roots};
 use crate::error::{FeedError, VerifyError, io};
 use crate::feed::Feed;
 use crate::flat_tree;
-use crate::limits::{MAX_BLOCK_INDEX, MAX_PROOF_NODES, MAX_PUT_BLOCK};
+use crate::leaf_hash::{LeafScratch, hash_into};
+use crate::limits::{MAX_BLOCK_INDEX, MAX_PROOF_NODES, MAX_PUT_BLOCK, PARALLEL_HASH_BYTES};
 use crate::node::{NODE_RECORD_LEN, Node};
-use crate::proof::{Proof, RemoteTree};
+use crate::proof::{HashedBlock, Proof, RemoteTree};
 use crate::sleep::HEADER_LEN;
 use crate::storage::Slot;
 use crate::tree_index::{self, TreeBits};
@@ -21,6 +23,46 @@ struct Verified {
 }
 
 impl Feed {
+    /// The leaf hashes of `blocks` (to be stored with [`Feed::put_hashed`]), computed in SIMD
+    /// lanes, and on two threads when they add up to more than
+    /// [`PARALLEL_HASH_BYTES`]: hashing is most of what verifying a downloaded block costs.
+    pub fn hash_blocks<'a>(blocks: &[&'a [u8]]) -> Vec<HashedBlock<'a>> {
+        let mut hashes = vec![Hash([0; 32]); blocks.len()];
+        let total: usize = blocks.iter().map(|b| b.len()).sum();
+        let two_threads = total >= PARALLEL_HASH_BYTES
+            && blocks.len() >= 2
+            && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+        if two_threads {
+            // Split at half the bytes; the second half on a scoped thread.
+            let mut mid = 0;
+            let mut acc = 0;
+            while mid < blocks.len() - 1 && acc < total / 2 {
+                acc += blocks[mid].len();
+                mid += 1;
+            }
+            let (a, b) = blocks.split_at(mid);
+            let (ha, hb) = hashes.split_at_mut(mid);
+            let helper = std::thread::Builder::new().name("dat-hash".into());
+            let spawned = std::thread::scope(|s| {
+                let other =
+                    helper.spawn_scoped(s, || hash_into(b, hb, &mut LeafScratch::default()));
+                hash_into(a, ha, &mut LeafScratch::default());
+                other.map(|h| h.join().is_ok())
+            });
+            if !matches!(spawned, Ok(true)) {
+                // No thread to be had: hash the second half here.
+                hash_into(b, hb, &mut LeafScratch::default());
+            }
+        } else {
+            hash_into(blocks, &mut hashes, &mut LeafScratch::default());
+        }
+        blocks
+            .iter()
+            .zip(hashes)
+            .map(|(&value, leaf)| HashedBlock { value, leaf })
+            .collect()
+    }
+
     /// The `Request.nodes` digest for block `index`: which proof nodes we already have.
     pub fn digest(&self, index: u64) -> u64 {
         tree_index::digest(&self.bitfield, flat_tree::leaf(index.min(MAX_BLOCK_INDEX)))
@@ -72,13 +114,32 @@ impl Feed {
         value: Option<&[u8]>,
         proof: &Proof,
     ) -> Result<(), FeedError> {
+        let hashed = value.map(|v| HashedBlock {
+            value: v,
+            leaf: hash_leaf(v),
+        });
+        self.put_hashed(index, hashed, proof)?;
+        self.flush_puts()
+    }
+
+    /// [`Feed::put`] of a block hashed by [`Feed::hash_blocks`], except that the bitfield, the
+    /// commit point, is not written: call [`Feed::flush_puts`] after a run of puts (until then
+    /// a crash forgets the run's blocks, which are fetched again). Data, tree nodes and the
+    /// signature are written before this returns, so the order on disk stays data, tree,
+    /// signatures, bitfield.
+    pub fn put_hashed(
+        &mut self,
+        index: u64,
+        value: Option<HashedBlock<'_>>,
+        proof: &Proof,
+    ) -> Result<(), FeedError> {
         if index >= MAX_BLOCK_INDEX {
             return Err(FeedError::IndexTooLarge { index });
         }
         if let Some(v) = value
-            && v.len() > MAX_PUT_BLOCK
+            && v.value.len() > MAX_PUT_BLOCK
         {
-            return Err(FeedError::BlockTooLarge { len: v.len() });
+            return Err(FeedError::BlockTooLarge { len: v.value.len() });
         }
         if proof.nodes.len() > MAX_PROOF_NODES {
             return Err(VerifyError::TooManyNodes {
@@ -91,13 +152,18 @@ impl Feed {
             return Err(VerifyError::NodeOutOfRange { index: bad.index }.into());
         }
         let verified = self.verify_proof(index, value, proof)?;
-        self.write_verified(index, value, verified)
+        self.write_verified(index, value.map(|v| v.value), verified)
+    }
+
+    /// Write the bitfield pages that [`Feed::put_hashed`] changed: the blocks become stored.
+    pub fn flush_puts(&mut self) -> Result<(), FeedError> {
+        self.flush_bitfield()
     }
 
     fn verify_proof(
         &self,
         index: u64,
-        value: Option<&[u8]>,
+        value: Option<HashedBlock<'_>>,
         proof: &Proof,
     ) -> Result<Verified, FeedError> {
         let leaf = flat_tree::leaf(index);
@@ -106,8 +172,8 @@ impl Feed {
         let mut top = match value {
             Some(v) => Node {
                 index: leaf,
-                hash: hash_leaf(v),
-                size: v.len() as u64,
+                hash: v.leaf,
+                size: v.value.len() as u64,
             },
             None => match remote.next() {
                 Some(n) if n.index == leaf => n,
@@ -267,7 +333,8 @@ impl Feed {
         })
     }
 
-    /// Store a verified put in the crash-safe order: data, tree, signature, bitfield.
+    /// Store a verified put in the crash-safe order: data, tree, signature; the bitfield,
+    /// which makes them count, is left to [`Feed::flush_puts`].
     fn write_verified(
         &mut self,
         index: u64,
@@ -312,7 +379,6 @@ impl Feed {
             TreeBits::set(&mut self.bitfield, flat_tree::leaf(index));
             self.bitfield.set(index, true);
         }
-        self.flush_bitfield()?;
         if !self.roots_valid && self.writable() {
             self.reload_roots()?;
         }

@@ -1,7 +1,9 @@
 //! Proofs and `put`: spec examples, random lengths and indexes, sparse order, hostile proofs.
 #![allow(clippy::unwrap_used)]
 
-use dat_core::{Feed, FeedError, FeedStorage, KeyPair, Proof, RemoteTree, VerifyError};
+use dat_core::{
+    Feed, FeedError, FeedStorage, KeyPair, MemoryFeedFiles, Proof, RemoteTree, Slot, VerifyError,
+};
 use proptest::prelude::*;
 
 fn block(i: u64) -> Vec<u8> {
@@ -221,4 +223,79 @@ fn hostile_proofs_are_refused_and_store_nothing() {
         w.proof(8, 0, false, &mut RemoteTree::new()),
         Err(FeedError::NotFound { index: 8 })
     ));
+}
+
+fn memory_reader(files: &MemoryFeedFiles, writer: &Feed) -> Feed {
+    let storage = FeedStorage::from_memory(files).without_secret_key();
+    Feed::open_or_create_reader(storage, *writer.key()).unwrap()
+}
+
+/// Blocks hashed together (`hash_blocks`, past the two-thread size) and put without their
+/// bitfield (`put_hashed`) leave the same bytes as single `put`s once `flush_puts` ran, and the
+/// bitfield, the commit point, is written only then: a reader reopened before has none of them.
+#[test]
+fn hashed_run_equals_single_puts_and_commits_with_the_bitfield() {
+    let len = 24u64;
+    let big = |i: u64| vec![i as u8; 70_000 + 1_000 * i as usize];
+    let mut w = Feed::create(FeedStorage::memory(), KeyPair::from_seed(&[9; 32])).unwrap();
+    let blocks: Vec<Vec<u8>> = (0..len).map(big).collect();
+    w.append_batch(blocks.iter().map(|b| b.as_slice())).unwrap();
+
+    let single_files = MemoryFeedFiles::new();
+    let mut single = memory_reader(&single_files, &w);
+    for i in 0..len {
+        let proof = w
+            .proof(i, single.digest(i), false, &mut RemoteTree::new())
+            .unwrap();
+        single.put(i, Some(&blocks[i as usize]), &proof).unwrap();
+    }
+
+    let files = MemoryFeedFiles::new();
+    let mut run = memory_reader(&files, &w);
+    let refs: Vec<&[u8]> = blocks.iter().map(|b| b.as_slice()).collect();
+    let hashed = Feed::hash_blocks(&refs);
+    assert_eq!(hashed.len(), refs.len());
+    for i in 0..len {
+        let proof = w
+            .proof(i, run.digest(i), false, &mut RemoteTree::new())
+            .unwrap();
+        let h = hashed[i as usize];
+        assert!(std::ptr::eq(h.value(), refs[i as usize]));
+        run.put_hashed(i, Some(h), &proof).unwrap();
+        assert!(run.has(i));
+    }
+    let before = memory_reader(&files.snapshot(), &w);
+    assert_eq!(
+        before.downloaded(0..len),
+        0,
+        "nothing counts before the bitfield"
+    );
+    run.flush_puts().unwrap();
+    for slot in Slot::ALL {
+        assert!(
+            files.slot(slot).to_vec() == single_files.slot(slot).to_vec(),
+            "{slot:?} differs"
+        );
+    }
+    let after = memory_reader(&files.snapshot(), &w);
+    assert_eq!(after.downloaded(0..len), len);
+    assert_eq!(after.get(5).unwrap(), blocks[5]);
+}
+
+/// A block hashed as part of a run that fails verification is refused and stores nothing.
+#[test]
+fn hashed_block_of_the_wrong_index_is_refused() {
+    let w = writer(8);
+    let files = MemoryFeedFiles::new();
+    let mut r = memory_reader(&files, &w);
+    let values: Vec<Vec<u8>> = (0..8).map(|i| w.get(i).unwrap()).collect();
+    let refs: Vec<&[u8]> = values.iter().map(|v| v.as_slice()).collect();
+    let hashed = Feed::hash_blocks(&refs);
+    let proof = w
+        .proof(3, r.digest(3), false, &mut RemoteTree::new())
+        .unwrap();
+    expect_verify(r.put_hashed(3, Some(hashed[4]), &proof));
+    r.flush_puts().unwrap();
+    assert!(!r.has(3));
+    assert!(files.slot(Slot::Data).to_vec().is_empty());
 }

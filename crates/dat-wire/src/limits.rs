@@ -4,9 +4,10 @@
 //! `tests/limits.rs` are in its output): one partial frame ([`MAX_FRAME_LEN`]), input held
 //! unparsed ([`MAX_PENDING_INPUT`]), events queued for the application
 //! ([`MAX_QUEUED_EVENTS`], [`MAX_QUEUED_EVENT_BYTES`] plus one message), messages held for
-//! unopened channels ([`MAX_BUFFERED_BYTES`]), and per replicated feed the peer's bitfield
-//! ([`MAX_PAGES`] pages) and one decoded Have ([`MAX_HAVE_BITFIELD`]). What we send is bounded
-//! by [`MAX_QUEUED_OUT`]: the session hands out no event while more than that waits to be
+//! unopened channels ([`MAX_BUFFERED_BYTES`]), buffers kept for reuse ([`MAX_SPARE_BUFFERS`] of
+//! [`MAX_SPARE_BUFFER`]), and per replicated feed the peer's bitfield ([`MAX_PAGES`] pages)
+//! and one decoded Have ([`MAX_HAVE_BITFIELD`]). What we send is bounded by
+//! [`MAX_QUEUED_OUT`]: the session hands out no event while more than that waits to be
 //! transmitted, so a peer that requests without reading stops being served.
 
 pub use crate::message::{MAX_DATA_NODES, MAX_EXTENSIONS};
@@ -44,6 +45,14 @@ pub const MAX_QUEUED_EVENTS: usize = 256;
 /// Approximate bytes held by queued events before the session stops parsing (one more
 /// message, at most a frame, may be queued past it).
 pub const MAX_QUEUED_EVENT_BYTES: usize = 1024 * 1024;
+
+/// Buffers of received Data blocks a session keeps for reuse
+/// ([`Session::recycle`](crate::Session::recycle)), each of at most [`MAX_SPARE_BUFFER`] bytes:
+/// 8 MiB at most, whatever the peer sends.
+pub const MAX_SPARE_BUFFERS: usize = 64;
+
+/// Largest buffer kept for reuse: two 64 KiB content blocks' worth.
+pub const MAX_SPARE_BUFFER: usize = 128 * 1024;
 
 /// Bytes queued for transmission beyond which the session hands out no more events (so the
 /// application answers no more Requests) until [`Session::poll_transmit`] takes them. An

@@ -19,6 +19,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use dat_core::proof::HashedBlock;
 use dat_core::{Feed, FeedError, Proof, RemoteTree};
 
 use crate::block_ranges::BlockRanges;
@@ -44,6 +45,9 @@ const MAX_SEARCH_RANGES: usize = 64;
 /// Blocks skipped because another peer claimed them are tidied (the ones no longer wanted
 /// dropped) when their number doubles, and at least at this many.
 const MIN_DEFERRED_TIDY: usize = 64;
+
+/// Largest block buffer kept between answers (two 64 KiB content blocks' worth).
+const KEEP_BLOCK_CAPACITY: usize = 128 * 1024;
 
 /// Blocks per page of the local bitfield fetched at a time by the search.
 const LOCAL_PAGE_BITS: u64 = 8192;
@@ -231,6 +235,8 @@ pub struct Replicator {
     seeks: VecDeque<(u64, Instant)>,
     /// Pages, words, ranges and blocks the request search examined so far.
     steps: u64,
+    /// The buffer blocks are read into to answer Requests.
+    block: Vec<u8>,
 }
 
 impl Replicator {
@@ -258,6 +264,7 @@ impl Replicator {
             deferred_tidy_at: MIN_DEFERRED_TIDY,
             seeks: VecDeque::new(),
             steps: 0,
+            block: Vec::new(),
         }
     }
 
@@ -434,12 +441,65 @@ impl Replicator {
         feed: &mut Feed,
         message: &Message<'_>,
     ) -> Result<(), ReplicationError> {
+        self.handle(now, session, feed, message, None)?;
+        if let Message::Data(d) = message {
+            let index = d.index;
+            feed.flush_puts()
+                .map_err(|source| ReplicationError::Verify { index, source })?;
+        }
+        Ok(())
+    }
+
+    /// The leaf hashes of the blocks in a run of Data messages, computed together (SIMD
+    /// lanes, two threads for a big run): give each to
+    /// [`handle_message_hashed`](Self::handle_message_hashed) with its message.
+    pub fn hash_blocks<'a>(messages: &'a [Message<'_>]) -> Vec<Option<HashedBlock<'a>>> {
+        let values: Vec<&[u8]> = messages
+            .iter()
+            .filter_map(|m| match m {
+                Message::Data(d) => d.value.as_deref(),
+                _ => None,
+            })
+            .collect();
+        let mut hashed = Feed::hash_blocks(&values).into_iter();
+        messages
+            .iter()
+            .map(|m| match m {
+                Message::Data(d) if d.value.is_some() => hashed.next(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// [`handle_message`](Self::handle_message) for one of a run of messages: a Data
+    /// message's block comes with its leaf hash from [`hash_blocks`](Self::hash_blocks), and
+    /// a verified block is stored without its bitfield bit: call [`Feed::flush_puts`] after
+    /// the run (the blocks count as stored, and are announced, only from then on).
+    pub fn handle_message_hashed(
+        &mut self,
+        now: Instant,
+        session: &mut Session,
+        feed: &mut Feed,
+        message: &Message<'_>,
+        hashed: Option<HashedBlock<'_>>,
+    ) -> Result<(), ReplicationError> {
+        self.handle(now, session, feed, message, hashed)
+    }
+
+    fn handle(
+        &mut self,
+        now: Instant,
+        session: &mut Session,
+        feed: &mut Feed,
+        message: &Message<'_>,
+        hashed: Option<HashedBlock<'_>>,
+    ) -> Result<(), ReplicationError> {
         match message {
             Message::Want(w) => self.on_want(session, feed, w),
             Message::Have(h) => self.on_have(now, session, feed, h)?,
             Message::Unhave(u) => self.on_unhave(u),
             Message::Request(r) => self.on_request(session, feed, r)?,
-            Message::Data(d) => self.on_data(now, session, feed, d)?,
+            Message::Data(d) => self.on_data(now, session, feed, d, hashed)?,
             // Info only matters for non-live wind-down; Unwant and Cancel are no-ops in JS.
             _ => {}
         }
@@ -559,10 +619,12 @@ impl Replicator {
         let proof = feed
             .proof(index, digest, request.hash, &mut self.remote_tree)
             .map_err(unavailable)?;
+        let mut block = std::mem::take(&mut self.block);
         let value = if request.hash {
             None
         } else {
-            Some(Cow::Owned(feed.get(index).map_err(unavailable)?))
+            feed.get_into(index, &mut block).map_err(unavailable)?;
+            Some(Cow::Borrowed(block.as_slice()))
         };
         let data = Data {
             index,
@@ -571,6 +633,9 @@ impl Replicator {
             signature: proof.signature,
         };
         self.send(session, &Message::Data(data));
+        if block.capacity() <= KEEP_BLOCK_CAPACITY {
+            self.block = block;
+        }
         Ok(())
     }
 
@@ -580,6 +645,7 @@ impl Replicator {
         session: &mut Session,
         feed: &mut Feed,
         data: &Data<'_>,
+        hashed: Option<HashedBlock<'_>>,
     ) -> Result<(), ReplicationError> {
         let index = data.index;
         let requested = self.inflight.iter().position(|r| r.0 == index);
@@ -604,7 +670,12 @@ impl Replicator {
                 nodes: data.nodes.clone(),
                 signature: data.signature,
             };
-            feed.put(index, data.value.as_deref(), &proof)
+            // The hash given must be of this very block; otherwise it is hashed here.
+            let value = data.value.as_deref().map(|v| match hashed {
+                Some(h) if std::ptr::eq(h.value(), v) => h,
+                _ => Feed::hash_blocks(&[v])[0],
+            });
+            feed.put_hashed(index, value, &proof)
                 .map_err(|source| ReplicationError::Verify { index, source })?;
             if data.value.is_some() {
                 self.events.push_back(ReplicatorEvent::Downloaded { index });

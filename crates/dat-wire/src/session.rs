@@ -15,6 +15,7 @@
 //! dropped. A driver that reads only when [`Session::wants_input`] never holds more than one
 //! read of input.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,9 @@ use crate::cipher::{CipherFactory, StreamCipher, XSalsa20Cipher};
 use crate::event::{Channel, CloseReason, Event, SendError, SessionError};
 use crate::frame::{Frame, FrameDecoder, MAX_FEEDS, encode_ping};
 pub use crate::limits::{MAX_BUFFERED, MAX_BUFFERED_BYTES, MAX_PENDING_INPUT};
-use crate::limits::{MAX_QUEUED_EVENT_BYTES, MAX_QUEUED_EVENTS, MAX_QUEUED_OUT};
+use crate::limits::{
+    MAX_QUEUED_EVENT_BYTES, MAX_QUEUED_EVENTS, MAX_QUEUED_OUT, MAX_SPARE_BUFFER, MAX_SPARE_BUFFERS,
+};
 use crate::message::{self, Handshake, Message, MessageError};
 
 /// Capacity of an emptied input or output buffer worth keeping for the next use.
@@ -95,6 +98,9 @@ pub struct Session {
     remote_handshake: Option<Handshake<'static>>,
     out: Vec<u8>,
     events: VecDeque<Event>,
+    /// Buffers of Data blocks handed back through [`Session::recycle`], reused for the next
+    /// blocks received (an allocation, and its page faults, saved per block).
+    spare: Vec<Vec<u8>>,
     closed: bool,
     next_tick: Instant,
     idle_deadline: Instant,
@@ -137,6 +143,7 @@ impl Session {
             remote_handshake: None,
             out: Vec::new(),
             events: VecDeque::new(),
+            spare: Vec::new(),
             closed: false,
             sent_since_tick: false,
             idle_ticks: 0,
@@ -275,10 +282,30 @@ impl Session {
         }
     }
 
-    /// Append all bytes waiting to be written to `buf`; returns how many.
+    /// Hand back a message taken from [`poll_event`](Self::poll_event) once done with it: the
+    /// buffer of a Data block is kept (at most [`MAX_SPARE_BUFFERS`] of at most
+    /// [`MAX_SPARE_BUFFER`] bytes) to receive a later block into.
+    pub fn recycle(&mut self, message: Message<'static>) {
+        if let Message::Data(message::Data {
+            value: Some(Cow::Owned(buf)),
+            ..
+        }) = message
+            && self.spare.len() < MAX_SPARE_BUFFERS
+            && buf.capacity() <= MAX_SPARE_BUFFER
+        {
+            self.spare.push(buf);
+        }
+    }
+
+    /// Append all bytes waiting to be written to `buf`; returns how many. An empty `buf`
+    /// trades places with the queue (no copy; the queue keeps `buf`'s allocation).
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
         let n = self.out.len();
-        buf.append(&mut self.out);
+        if buf.is_empty() {
+            std::mem::swap(buf, &mut self.out);
+        } else {
+            buf.append(&mut self.out);
+        }
         if self.out.capacity() > KEEP_BUFFER_CAPACITY {
             self.out = Vec::new(); // a burst's memory is not kept for the connection's life
         }
@@ -397,7 +424,7 @@ impl Session {
             let mut rest = &self.input[self.input_pos..];
             let before = rest.len();
             let frame = match self.decoder.decode(&mut rest) {
-                Ok(Some(frame)) => Incoming::from_frame(frame),
+                Ok(Some(frame)) => Incoming::from_frame(frame, &mut self.spare),
                 Ok(None) => {
                     self.input_pos = self.input.len();
                     break;
@@ -609,7 +636,8 @@ enum Incoming {
 }
 
 impl Incoming {
-    fn from_frame(frame: Frame<'_>) -> Self {
+    /// Detach `frame`; a Data block is copied into a buffer from `spare` when there is one.
+    fn from_frame(frame: Frame<'_>, spare: &mut Vec<Vec<u8>>) -> Self {
         match frame {
             Frame::Ping => Self::Ping,
             // JS ignores a one-byte frame, but it still needs the key to go on (`_needsKey`).
@@ -621,7 +649,20 @@ impl Incoming {
             } => Self::Message {
                 channel,
                 kind,
-                message: Message::decode(kind, body).map(Message::into_owned),
+                message: Message::decode(kind, body).map(|m| match m {
+                    Message::Data(d) => Message::Data(message::Data {
+                        index: d.index,
+                        value: d.value.map(|v| {
+                            let mut buf = spare.pop().unwrap_or_default();
+                            buf.clear();
+                            buf.extend_from_slice(&v);
+                            Cow::Owned(buf)
+                        }),
+                        nodes: d.nodes,
+                        signature: d.signature,
+                    }),
+                    m => m.into_owned(),
+                }),
             },
         }
     }
@@ -633,7 +674,7 @@ fn event_size(event: &Event) -> usize {
         Event::Message { message, .. } => approx_size(message),
         Event::Extension { name, payload, .. } => 64 + name.len() + payload.len(),
         Event::Handshake(h) => {
-            let bytes = |b: &Option<std::borrow::Cow<'_, [u8]>>| b.as_ref().map_or(0, |b| b.len());
+            let bytes = |b: &Option<Cow<'_, [u8]>>| b.as_ref().map_or(0, |b| b.len());
             let names: usize = h.extensions.iter().map(|e| 16 + e.len()).sum();
             64 + bytes(&h.id) + bytes(&h.user_data) + names
         }

@@ -24,7 +24,10 @@ use super::progress::{FeedKind, NetEvent};
 /// Bytes waiting to be written beyond which we stop reading the peer.
 pub const MAX_UNSENT: usize = 8 * 1024 * 1024;
 
-const READ_BUF: usize = 256 * 1024;
+const READ_BUF: usize = 1024 * 1024;
+
+/// Bytes of blocks handled as one run (hashed together, one bitfield write).
+const MAX_RUN_BYTES: usize = 2 * 1024 * 1024;
 
 /// How a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,12 +157,14 @@ impl Link {
         self.session.poll_timeout().into_iter().chain(reps).min()
     }
 
-    /// Drain the session's events.
+    /// Drain the session's events. Runs of Data messages on one channel are handled
+    /// together: their blocks are hashed at once and their bitfield written once.
     fn on_events(&mut self, st: &mut State) {
         let now = Instant::now();
         let mut meta_changed = false;
         let mut got: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
-        while let Some(event) = self.session.poll_event() {
+        let mut held: Option<Event> = None;
+        while let Some(event) = held.take().or_else(|| self.session.poll_event()) {
             match event {
                 Event::Handshake(_) => {
                     self.handshake = true;
@@ -181,82 +186,20 @@ impl Link {
                     }
                 }
                 Event::Message { channel, message } => {
+                    let mut run = vec![message];
+                    if is_block(&run[0]) {
+                        held = self.data_run(channel, &mut run);
+                    }
                     let Some(kind) = self.kind_of(channel) else {
                         continue;
                     };
-                    let size = match &message {
-                        Message::Data(d) => d.value.as_ref().map(|v| v.len() as u64),
-                        _ => None,
-                    };
-                    let upload = matches!(&message, Message::Request(r) if !r.hash);
-                    let Some(rep) = &mut self.reps[ix(kind)] else {
-                        continue;
-                    };
-                    // A proof without its block answers only a seek (a hash Request). One sent
-                    // for a block Request would keep that request answered and never filled:
-                    // a stall the request timeout never sees.
-                    if let Message::Data(d) = &message
-                        && d.value.is_none()
-                        && rep.seeks_in_flight() == 0
-                    {
-                        let why = format!(
-                            "{kind} feed: peer sent a proof of block {} without the block, unasked",
-                            d.index
-                        );
-                        self.close(why, PeerAction::Ban);
-                        break;
+                    let (go_on, changed) =
+                        self.on_messages(st, kind, &run, now, &mut got[ix(kind)]);
+                    meta_changed |= changed && kind == FeedKind::Metadata;
+                    for message in run {
+                        self.session.recycle(message);
                     }
-                    let session = &mut self.session;
-                    let result =
-                        st.with_feed(kind, |f| rep.handle_message(now, session, f, &message));
-                    if let Some(Err(e)) = result {
-                        let action = match &e {
-                            ReplicationError::RequestTimeout { .. }
-                            | ReplicationError::SeekTimeout { .. } => PeerAction::Retry,
-                            // Storing failed here (disk full, a folder in the way): not the
-                            // peer's fault, and no other peer will do better.
-                            ReplicationError::Verify {
-                                source: FeedError::Io { .. },
-                                ..
-                            } => {
-                                st.fail(format!("storing the {kind} feed failed: {e}"));
-                                PeerAction::Forget
-                            }
-                            _ => PeerAction::Ban,
-                        };
-                        self.close(format!("{kind} feed: {e}"), action);
-                        break;
-                    }
-                    if upload {
-                        st.progress.feed_mut(kind).uploaded_blocks += 1;
-                    }
-                    let mut unannounced = None;
-                    while let Some(ev) = rep.poll_event() {
-                        match ev {
-                            ReplicatorEvent::Downloaded { index } => {
-                                st.downloaded(kind, index, size.unwrap_or(0));
-                                got[ix(kind)].push(index);
-                                meta_changed |= kind == FeedKind::Metadata;
-                            }
-                            ReplicatorEvent::RemoteLength { length } => {
-                                st.remote_length(kind, self.id, length);
-                                meta_changed |= kind == FeedKind::Metadata;
-                            }
-                            // The block was dropped unstored (JS drops it too). A late answer
-                            // to a cancelled request is for a block the peer announced; one it
-                            // never announced was never requested: no honest peer sends it.
-                            ReplicatorEvent::Unrequested { index } => {
-                                if !rep.remote_has(index) {
-                                    unannounced.get_or_insert(index);
-                                }
-                            }
-                        }
-                    }
-                    if let Some(index) = unannounced {
-                        let why = format!(
-                            "{kind} feed: peer sent block {index}, which it never announced"
-                        );
-                        self.close(why, PeerAction::Ban);
+                    if !go_on {
                         break;
                     }
                 }
@@ -298,6 +241,149 @@ impl Link {
             st.fail(e.to_string());
         }
         st.publish();
+    }
+
+    /// Extend `run` (a Data message with a block) with the Data messages with blocks that
+    /// follow on the same channel, up to [`MAX_RUN_BYTES`]; returns the event that ended it.
+    fn data_run(&mut self, channel: Channel, run: &mut Vec<Message<'static>>) -> Option<Event> {
+        let mut bytes = block_len(&run[0]);
+        while bytes < MAX_RUN_BYTES {
+            match self.session.poll_event()? {
+                Event::Message {
+                    channel: c,
+                    message,
+                } if c == channel && is_block(&message) => {
+                    bytes += block_len(&message);
+                    run.push(message);
+                }
+                other => return Some(other),
+            }
+        }
+        None
+    }
+
+    /// Handle messages of feed `kind` in order (a run of Data messages, or one message).
+    /// Returns whether to go on (false once the connection is closing) and whether blocks
+    /// arrived or the remote length changed.
+    fn on_messages(
+        &mut self,
+        st: &mut State,
+        kind: FeedKind,
+        run: &[Message<'static>],
+        now: Instant,
+        got: &mut Vec<u64>,
+    ) -> (bool, bool) {
+        let Some(rep) = &mut self.reps[ix(kind)] else {
+            return (true, false);
+        };
+        // A proof without its block answers only a seek (a hash Request). One sent for a
+        // block Request would keep that request answered and never filled: a stall the
+        // request timeout never sees.
+        if let [Message::Data(d)] = run
+            && d.value.is_none()
+            && rep.seeks_in_flight() == 0
+        {
+            let why = format!(
+                "{kind} feed: peer sent a proof of block {} without the block, unasked",
+                d.index
+            );
+            self.close(why, PeerAction::Ban);
+            return (false, false);
+        }
+        let hashed = if run.len() > 1 {
+            Replicator::hash_blocks(run)
+        } else {
+            Vec::new()
+        };
+        let session = &mut self.session;
+        let mut outcome: Result<(), (ReplicationError, PeerAction)> = Ok(());
+        let mut downloaded: Vec<(u64, u64)> = Vec::new();
+        let mut lengths: Vec<u64> = Vec::new();
+        let mut unannounced = None;
+        let mut uploaded = 0u64;
+        st.with_feed(kind, |feed| {
+            for (k, message) in run.iter().enumerate() {
+                let result = if run.len() > 1 {
+                    let h = hashed.get(k).copied().flatten();
+                    rep.handle_message_hashed(now, session, feed, message, h)
+                } else {
+                    rep.handle_message(now, session, feed, message)
+                };
+                if let Err(e) = result {
+                    let action = match &e {
+                        ReplicationError::RequestTimeout { .. }
+                        | ReplicationError::SeekTimeout { .. } => PeerAction::Retry,
+                        // Storing failed here (disk full, a folder in the way): not the
+                        // peer's fault, and no other peer will do better.
+                        ReplicationError::Verify {
+                            source: FeedError::Io { .. },
+                            ..
+                        } => PeerAction::Forget,
+                        _ => PeerAction::Ban,
+                    };
+                    outcome = Err((e, action));
+                    break;
+                }
+                if matches!(message, Message::Request(r) if !r.hash) {
+                    uploaded += 1;
+                }
+                let size = match message {
+                    Message::Data(d) => d.value.as_ref().map_or(0, |v| v.len() as u64),
+                    _ => 0,
+                };
+                while let Some(ev) = rep.poll_event() {
+                    match ev {
+                        ReplicatorEvent::Downloaded { index } => downloaded.push((index, size)),
+                        ReplicatorEvent::RemoteLength { length } => lengths.push(length),
+                        // The block was dropped unstored (JS drops it too). A late answer
+                        // to a cancelled request is for a block the peer announced; one it
+                        // never announced was never requested: no honest peer sends it.
+                        ReplicatorEvent::Unrequested { index } => {
+                            if !rep.remote_has(index) {
+                                unannounced.get_or_insert(index);
+                            }
+                        }
+                    }
+                }
+                if unannounced.is_some() {
+                    break;
+                }
+            }
+            // The blocks verified so far count as stored from here on (even when a later
+            // one failed).
+            if run.len() > 1
+                && let Err(source) = feed.flush_puts()
+                && outcome.is_ok()
+            {
+                let index = downloaded.first().map_or(0, |d| d.0);
+                outcome = Err((
+                    ReplicationError::Verify { index, source },
+                    PeerAction::Forget,
+                ));
+            }
+        });
+        st.progress.feed_mut(kind).uploaded_blocks += uploaded;
+        let changed = !downloaded.is_empty() || !lengths.is_empty();
+        for (index, size) in downloaded {
+            st.downloaded(kind, index, size);
+            got.push(index);
+        }
+        for length in lengths {
+            st.remote_length(kind, self.id, length);
+        }
+        if let Err((e, action)) = outcome {
+            if action == PeerAction::Forget {
+                st.fail(format!("storing the {kind} feed failed: {e}"));
+            }
+            self.close(format!("{kind} feed: {e}"), action);
+            return (false, changed);
+        }
+        if let Some(index) = unannounced {
+            let why = format!("{kind} feed: peer sent block {index}, which it never announced");
+            self.close(why, PeerAction::Ban);
+            return (false, changed);
+        }
+        (true, changed)
     }
 
     /// Act on what another connection (or a local write) changed.
@@ -360,6 +446,18 @@ impl Link {
                 self.close(format!("{kind} feed: {e}"), PeerAction::Retry);
             }
         }
+    }
+}
+
+/// Whether `message` is a Data message carrying a block.
+fn is_block(message: &Message<'_>) -> bool {
+    matches!(message, Message::Data(d) if d.value.is_some())
+}
+
+fn block_len(message: &Message<'_>) -> usize {
+    match message {
+        Message::Data(d) => d.value.as_ref().map_or(0, |v| v.len()),
+        _ => 0,
     }
 }
 

@@ -2,9 +2,10 @@
 'use strict'
 // The JS side of the archive interop tests, with the real hyperdrive 9.16.0 from the pinned dat@13 install.
 //
-//   node hyperdrive-check.js read DIR [--layout dat|sleep]
+//   node hyperdrive-check.js read DIR [--layout dat|sleep] [--latest]
 //       Open the archive in DIR read-only (copy it first: opening rewrites headers, bitfields and, in
 //       latest mode, clears superseded content) and read every file of every version 1..archive.version
+//       (with --latest, of the last version only)
 //       through hyperdrive itself: checkout(v), readdir/stat walk, createReadStream. One JSON line per
 //       (version, file): {"event":"file","version":v,"path":p,"size":..,"offset":..,"blocks":..,
 //       "byteOffset":..,"sha256":..} or, when the file's content blocks are not stored locally (older
@@ -35,7 +36,7 @@ const C = require('../scripts/lib/common')
 
 C.deadline(Number(process.env.TIMEOUT || 600), 'hyperdrive-check')
 const hyperdrive = C.req('hyperdrive')
-const argv = C.req('minimist')(process.argv.slice(2), { string: ['layout', 'secret-dir'] })
+const argv = C.req('minimist')(process.argv.slice(2), { string: ['layout', 'secret-dir'], boolean: ['latest'] })
 const [cmd, dir] = argv._
 if (!cmd || !dir) C.die('usage: hyperdrive-check.js read DIR [--layout L] | write DIR --layout L [--big N]', 2)
 
@@ -94,7 +95,7 @@ function read () {
 function readVersions (archive, version) {
   const cache = new Map()
   let files = 0
-  let v = 0
+  let v = argv.latest ? Math.max(version - 1, 0) : 0
   nextVersion()
 
   function nextVersion () {

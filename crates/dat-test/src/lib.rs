@@ -6,6 +6,7 @@
 //! no lab they are skipped with a printed reason, except under CI (`CI` set), where a missing lab
 //! is a failure: interop is never silently skipped.
 
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -107,6 +108,34 @@ impl JsLab {
     /// Where the lab is installed.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The real JS `dat clone` (dat@13) of the archive in `dir` as stored, served by our `dat
+    /// share --no-import` (with `HOME=home`, discovery off) on loopback: the files it wrote to
+    /// `dest` (as [`file_hashes`]). Panics if the clone fails or takes over two minutes.
+    pub fn clone_of(&self, dir: &Path, home: &Path, dest: &Path) -> BTreeMap<String, String> {
+        let mut share = Command::new(dat_bin());
+        share
+            .args(["--json", "share", "--no-import", "--port", "0"])
+            .arg(dir)
+            .env("HOME", home)
+            .env("DAT_CONFIG", offline_config());
+        let mut share = Proc::spawn(share);
+        let sharing = share.json_event(60, "sharing");
+        let key = sharing["key"].as_str().unwrap_or_default().to_string();
+        let port = sharing["port"].as_u64().unwrap_or_default();
+        let mut cmd = Command::new("bash");
+        cmd.arg(interop_dir().join("scripts/js-clone.sh"))
+            .arg(&key)
+            .arg(dest)
+            .arg(format!("127.0.0.1:{port}"))
+            .env("DAT_LAB", &self.root)
+            .env("TIMEOUT", "120");
+        let mut js = Proc::spawn(cmd);
+        let status = js.wait_exit(150);
+        assert!(status.success(), "JS dat clone failed: {:?}", js.seen);
+        drop(share);
+        file_hashes(dest)
     }
 
     /// Run a node script from `interop/` (path relative to it) with the lab's modules, and return
@@ -295,8 +324,8 @@ impl Drop for Proc {
 
 /// Every regular file under `dir` (outside `.dat`), by path relative to `dir` → its SHA-256:
 /// what two folders are compared by after a clone.
-pub fn file_hashes(dir: &Path) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::new();
+pub fn file_hashes(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("read {}: {e}", d.display()));

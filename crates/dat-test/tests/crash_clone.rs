@@ -1,14 +1,17 @@
 //! Crash safety of `dat clone`: the receiver is killed with SIGKILL at 50 random points of a
 //! clone from a Rust `dat share`. After each kill the partial clone opens and `dat verify`
 //! passes (nothing unverified was stored), and `dat clone` run again in the same folder
-//! completes with every file's bytes right, fetching only what it did not have.
+//! completes with every file's bytes right, fetching only what it did not have. Every tenth
+//! resumed clone is then cloned in turn by the JS `dat clone`, served as stored.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use dat_test::{Json, Proc, block_bytes, dat_bin, file_hashes, offline_config, parse_json_lines};
+use dat_test::{
+    JsLab, Json, Proc, block_bytes, dat_bin, file_hashes, offline_config, parse_json_lines,
+};
 
 fn dat(home: &Path) -> Command {
     let mut c = Command::new(dat_bin());
@@ -43,6 +46,7 @@ fn last_event(stdout: &[u8], event: &str) -> Option<Json> {
 
 #[test]
 fn clone_killed_at_50_points_verifies_and_resumes() {
+    let lab = JsLab::get("clone_killed_at_50_points_verifies_and_resumes");
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
     let src = tmp.path().join("src");
@@ -87,7 +91,7 @@ fn clone_killed_at_50_points_verifies_and_resumes() {
     let mut seed = 0x5eed_u64;
     // Kill points are drawn over the time a whole clone took; on a loaded machine some land
     // after the clone ended. Go on until 50 kills hit a running clone (at most 150 rounds).
-    let (mut interrupted, mut refetched, mut rounds) = (0, 0u64, 0u64);
+    let (mut interrupted, mut refetched, mut rounds, mut js_clones) = (0, 0u64, 0u64, 0);
     while interrupted < 50 && rounds < 150 {
         let round = rounds;
         rounds += 1;
@@ -144,10 +148,18 @@ fn clone_killed_at_50_points_verifies_and_resumes() {
             .output()
             .unwrap();
         assert!(v.status.success(), "{what}: verify after resume failed");
+        if let Some(lab) = &lab
+            && round % 10 == 0
+        {
+            let js = tmp.path().join(format!("js{round}"));
+            assert_eq!(lab.clone_of(&dst, &home, &js), want, "{what}: JS clone");
+            std::fs::remove_dir_all(&js).unwrap();
+            js_clones += 1;
+        }
         std::fs::remove_dir_all(&dst).unwrap();
     }
     println!(
-        "{rounds} kills: {interrupted} interrupted a running clone; resumes fetched {:.1}% of {rounds} whole clones",
+        "{rounds} kills: {interrupted} interrupted a running clone; resumes fetched {:.1}% of {rounds} whole clones; JS cloned {js_clones} resumed clones",
         100.0 * refetched as f64 / (rounds * full_bytes) as f64
     );
     assert_eq!(

@@ -1,7 +1,9 @@
 //! Crash safety of `dat create`: the writer is killed with SIGKILL at 50 random points of an
-//! import, and the disk fills up during another. After each, the archive opens, `dat verify`
-//! passes, the key is the one first written, and a resumed import completes with every file's
-//! bytes right. The JS client then reads the final archive.
+//! import, and the disk fills up during another. After each kill, the archive opens, `dat
+//! verify` passes, the JS client reads the same files from it (its SLEEP files as the kill
+//! left them), the key is the one first written, and a resumed import completes with every
+//! file's bytes right. Every tenth kill, the JS `dat clone` also clones the archive as the kill
+//! left it, served by `dat share --no-import`; and it clones the final archive.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -127,6 +129,46 @@ fn assert_sound(dir: &Path, home: &Path, what: &str) -> Vec<u8> {
     key_of(dir).unwrap()
 }
 
+/// The files of the latest version as JS hyperdrive reads them from a copy of `dir`.
+fn js_read(lab: &JsLab, dir: &Path, scratch: &Path) -> Tree {
+    let _ = std::fs::remove_dir_all(scratch);
+    copy_dir(dir, scratch);
+    let lines = lab.node(
+        "js/hyperdrive-check.js",
+        &[
+            "read",
+            scratch.to_str().unwrap(),
+            "--layout",
+            "dat",
+            "--latest",
+        ],
+        Duration::from_secs(300),
+    );
+    let version = lines
+        .iter()
+        .find(|l| l["event"] == "done")
+        .and_then(|l| l["version"].as_u64())
+        .unwrap();
+    lines
+        .iter()
+        .filter(|l| l["event"] == "file" && l["version"].as_u64() == Some(version))
+        .map(|l| {
+            (
+                l["path"].as_str().unwrap().to_string(),
+                l["sha256"].as_str().unwrap_or("absent").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The JS `dat clone` of the archive in `dir` as stored: its files as [`Tree`] paths.
+fn js_clone(lab: &JsLab, dir: &Path, home: &Path, dest: &Path) -> Tree {
+    lab.clone_of(dir, home, dest)
+        .into_iter()
+        .map(|(path, sha)| (format!("/{path}"), sha))
+        .collect()
+}
+
 #[test]
 fn import_killed_at_50_points_reopens_verifies_and_resumes() {
     let lab = JsLab::get("import_killed_at_50_points_reopens_verifies_and_resumes");
@@ -149,7 +191,7 @@ fn import_killed_at_50_points_reopens_verifies_and_resumes() {
     let mut rng = Rng(2026);
     // Kill points are drawn over the time a whole import took; on a loaded machine some land
     // after the import ended. Go on until 50 kills hit a running import (at most 150 rounds).
-    let (mut interrupted, mut before_key, mut rounds) = (0, 0, 0);
+    let (mut interrupted, mut before_key, mut rounds, mut js_clones) = (0, 0, 0, 0);
     let last_dir = tmp.path().join("last");
     while interrupted < 50 && rounds < 150 {
         let round = rounds;
@@ -179,6 +221,18 @@ fn import_killed_at_50_points_reopens_verifies_and_resumes() {
                 None
             }
         };
+        if let (Some(lab), Some(_)) = (&lab, &key) {
+            let stored = archive_tree(&dir, &home);
+            let js = js_read(lab, &dir, &tmp.path().join("js-read"));
+            assert_eq!(js, stored, "{what}: JS reads other files than we do");
+            // One clone per ten kills: each is a node start and a network clone.
+            if js_clones * 10 < interrupted && !stored.is_empty() {
+                let dest = tmp.path().join(format!("js-clone{round}"));
+                let cloned = js_clone(lab, &dir, &home, &dest);
+                assert_eq!(cloned, stored, "{what}: JS cloned other files");
+                js_clones += 1;
+            }
+        }
         let resumed = dat(&home, &["create", dir.to_str().unwrap(), "--quiet"]);
         assert!(
             resumed.status.success(),
@@ -200,31 +254,20 @@ fn import_killed_at_50_points_reopens_verifies_and_resumes() {
         "only {interrupted} of {rounds} kills hit a running import"
     );
 
-    // The JS client reads the last resumed archive with the same bytes.
+    // The JS client reads and clones the last resumed archive with the same bytes.
     if let Some(lab) = lab {
-        let copy = tmp.path().join("js-copy");
-        copy_dir(&last_dir, &copy);
-        let lines = lab.node(
-            "js/hyperdrive-check.js",
-            &["read", copy.to_str().unwrap(), "--layout", "dat"],
-            Duration::from_secs(300),
+        assert_eq!(
+            js_read(&lab, &last_dir, &tmp.path().join("js-read")),
+            want,
+            "JS reads different files"
         );
-        let version = lines
-            .iter()
-            .find(|l| l["event"] == "done")
-            .and_then(|l| l["version"].as_u64())
-            .unwrap();
-        let js: Tree = lines
-            .iter()
-            .filter(|l| l["event"] == "file" && l["version"].as_u64() == Some(version))
-            .map(|l| {
-                (
-                    l["path"].as_str().unwrap().to_string(),
-                    l["sha256"].as_str().unwrap_or("absent").to_string(),
-                )
-            })
-            .collect();
-        assert_eq!(js, want, "JS reads different files");
+        let dest = tmp.path().join("js-clone-last");
+        assert_eq!(js_clone(&lab, &last_dir, &home, &dest), want);
+        println!("JS read all {interrupted} recovered archives and cloned {js_clones} of them");
+        assert!(
+            js_clones >= 4,
+            "only {js_clones} JS clones of a recovered archive"
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! `dat share [DIR]`: import the folder (creating its archive if needed), serve it over TCP
 //! to any number of peers, and keep importing what changes (polling, with the importer's
-//! unchanged-file skip) so that new versions reach connected peers live.
+//! unchanged-file skip) so that new versions reach connected peers live. With `--no-import`,
+//! serve the archive as stored (a clone, or an archive whose folder has moved on).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use dat_net::replication::Drive;
 use super::net_common::{
     PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_discovery, start_serving,
 };
-use crate::local::{ImportFlags, changed, import_and_sync, open_for_import};
+use crate::local::{ImportFlags, changed, import_and_sync, open, open_for_import};
 use crate::output::{Output, describe, human_bytes, json_string};
 use crate::progress::{Counters, ImportProgress};
 
@@ -33,6 +34,9 @@ pub struct Args {
     /// Do not import changes after the first import.
     #[arg(long)]
     no_watch: bool,
+    /// Serve the archive as it is stored, without importing the folder (nor watching it).
+    #[arg(long)]
+    no_import: bool,
     /// How often to look for changes, in milliseconds.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     watch_interval: u64,
@@ -42,6 +46,11 @@ pub struct Args {
 pub fn run(args: Args, out: &Output) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    if args.no_import {
+        let local = open(&args.dir)?;
+        let opts = args.import.options();
+        return runtime()?.block_on(serve(args, *out, local.archive, opts));
+    }
     let counters = Arc::new(Counters::default());
     let (mut archive, created) = open_for_import(&args.dir, &counters)?;
     counters.reset();
@@ -87,7 +96,7 @@ async fn serve(
         out.note(format!(
             "sharing {} (version {version}) on port {port}{}; Ctrl-C to stop",
             args.dir.display(),
-            if args.no_watch {
+            if args.no_watch || args.no_import {
                 ""
             } else {
                 ", watching for changes"
@@ -102,7 +111,7 @@ async fn serve(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = tokio::time::sleep(interval), if !args.no_watch => {
+            _ = tokio::time::sleep(interval), if !args.no_watch && !args.no_import => {
                 let (d, a, o) = (drive.clone(), args.clone(), opts.clone());
                 let result = tokio::task::spawn_blocking(move || {
                     d.with_archive_blocking(|archive| {

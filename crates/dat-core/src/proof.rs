@@ -45,6 +45,10 @@ const PAGE_BITS: u64 = 64 * WORDS as u64;
 pub struct RemoteTree {
     pages: HashMap<u64, [u64; WORDS]>,
     len_bits: u64,
+    /// The signature entry last read for a proof to this peer (an entry never changes once
+    /// written): consecutive proofs usually end at the same length, and reading it again
+    /// would cost a file read per block.
+    pub(crate) last_signature: Option<(u64, Signature)>,
 }
 
 impl RemoteTree {

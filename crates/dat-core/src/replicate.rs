@@ -2,18 +2,27 @@
 //! what a peer sent (JS `_putBuffer` → `_verifyAndWrite` → `_verifyRootsAndWrite`,
 //! DAT-SPEC §4.7–§4.8). A `put` writes nothing unless the whole proof verifies.
 
-use crate::crypto::Hash;
-use crate::crypto::{hash_leaf, hash_parent, hash_roots};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::crypto::{Hash, hash_leaf, hash_parent, hash_roots};
 use crate::error::{FeedError, VerifyError, io};
 use crate::feed::Feed;
 use crate::flat_tree;
 use crate::leaf_hash::{LeafScratch, hash_into};
-use crate::limits::{MAX_BLOCK_INDEX, MAX_PROOF_NODES, MAX_PUT_BLOCK, PARALLEL_HASH_BYTES};
+use crate::limits::{MAX_BLOCK_INDEX, MAX_PROOF_NODES, MAX_PUT_BLOCK};
 use crate::node::{NODE_RECORD_LEN, Node};
 use crate::proof::{HashedBlock, Proof, RemoteTree};
 use crate::sleep::HEADER_LEN;
 use crate::storage::Slot;
 use crate::tree_index::{self, TreeBits};
+
+/// Blocks received are hashed on two threads from this many bytes on (a thread costs
+/// ~20-50 µs to start; 256 KiB take ~150 µs to hash on one).
+const PARALLEL_PUT_HASH_BYTES: usize = 256 * 1024;
+
+/// Blocks per group the two hashing threads take in turn (one round of the 4-lane kernel).
+const HASH_GROUP: usize = 4;
 
 /// What a verified put writes.
 struct Verified {
@@ -24,37 +33,41 @@ struct Verified {
 
 impl Feed {
     /// The leaf hashes of `blocks` (to be stored with [`Feed::put_hashed`]), computed in SIMD
-    /// lanes, and on two threads when they add up to more than
-    /// [`PARALLEL_HASH_BYTES`]: hashing is most of what verifying a downloaded block costs.
+    /// lanes, and on two threads when they add up to 256 KiB or more: hashing is
+    /// most of what verifying a downloaded block costs. The two threads take groups of blocks
+    /// in turn, so a helper thread that is slow to start (a busy machine) costs no waiting:
+    /// the caller hashes whatever the helper has not taken.
     pub fn hash_blocks<'a>(blocks: &[&'a [u8]]) -> Vec<HashedBlock<'a>> {
         let mut hashes = vec![Hash([0; 32]); blocks.len()];
         let total: usize = blocks.iter().map(|b| b.len()).sum();
-        let two_threads = total >= PARALLEL_HASH_BYTES
-            && blocks.len() >= 2
+        let groups = blocks.len().div_ceil(HASH_GROUP);
+        let two_threads = total >= PARALLEL_PUT_HASH_BYTES
+            && groups >= 2
             && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-        if two_threads {
-            // Split at half the bytes; the second half on a scoped thread.
-            let mut mid = 0;
-            let mut acc = 0;
-            while mid < blocks.len() - 1 && acc < total / 2 {
-                acc += blocks[mid].len();
-                mid += 1;
-            }
-            let (a, b) = blocks.split_at(mid);
-            let (ha, hb) = hashes.split_at_mut(mid);
-            let helper = std::thread::Builder::new().name("dat-hash".into());
-            let spawned = std::thread::scope(|s| {
-                let other =
-                    helper.spawn_scoped(s, || hash_into(b, hb, &mut LeafScratch::default()));
-                hash_into(a, ha, &mut LeafScratch::default());
-                other.map(|h| h.join().is_ok())
-            });
-            if !matches!(spawned, Ok(true)) {
-                // No thread to be had: hash the second half here.
-                hash_into(b, hb, &mut LeafScratch::default());
-            }
-        } else {
+        if !two_threads {
             hash_into(blocks, &mut hashes, &mut LeafScratch::default());
+        } else {
+            let slots: Vec<Mutex<&mut [Hash]>> =
+                hashes.chunks_mut(HASH_GROUP).map(Mutex::new).collect();
+            let next = AtomicUsize::new(0);
+            let work = || {
+                let mut scratch = LeafScratch::default();
+                loop {
+                    let g = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(slot) = slots.get(g) else { break };
+                    let mut out = slot.lock().unwrap_or_else(|e| e.into_inner());
+                    let from = g * HASH_GROUP;
+                    let to = (from + out.len()).min(blocks.len());
+                    hash_into(&blocks[from..to], &mut out, &mut scratch);
+                }
+            };
+            std::thread::scope(|s| {
+                // Without a thread, the caller hashes every group itself.
+                let _helper = std::thread::Builder::new()
+                    .name("dat-hash".into())
+                    .spawn_scoped(s, work);
+                work();
+            });
         }
         blocks
             .iter()
@@ -90,11 +103,18 @@ impl Feed {
             .collect::<Result<Vec<_>, _>>()?;
         let signature = if self.live && selected.verified_by > 0 {
             let entry = selected.verified_by / 2 - 1;
-            Some(self.signature_entry(entry)?.ok_or(FeedError::Corrupt {
-                file: Slot::Signatures,
-                index: entry,
-                reason: "signature needed for a proof is blank",
-            })?)
+            match remote.last_signature {
+                Some((e, sig)) if e == entry => Some(sig),
+                _ => {
+                    let sig = self.signature_entry(entry)?.ok_or(FeedError::Corrupt {
+                        file: Slot::Signatures,
+                        index: entry,
+                        reason: "signature needed for a proof is blank",
+                    })?;
+                    remote.last_signature = Some((entry, sig));
+                    Some(sig)
+                }
+            }
         } else {
             None
         };

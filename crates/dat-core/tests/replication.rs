@@ -299,3 +299,21 @@ fn hashed_block_of_the_wrong_index_is_refused() {
     assert!(!r.has(3));
     assert!(files.slot(Slot::Data).to_vec().is_empty());
 }
+
+/// Proofs to one peer reuse the signature read for the previous proof when they end at the
+/// same length; the signature is always the one a fresh proof carries, as the feed grows too.
+#[test]
+fn proofs_to_one_peer_carry_the_right_signature() {
+    let mut w = writer(5);
+    let mut remote = RemoteTree::new();
+    for round in 0..4u64 {
+        let len = w.len();
+        for i in (0..len).rev().chain(0..len) {
+            let reused = w.proof(i, 0, false, &mut remote).unwrap();
+            let fresh = w.proof(i, 0, false, &mut RemoteTree::new()).unwrap();
+            assert_eq!(reused.signature, fresh.signature, "round {round} block {i}");
+        }
+        let more: Vec<Vec<u8>> = (len..len + 3 + round).map(block).collect();
+        w.append_batch(more.iter().map(|b| b.as_slice())).unwrap();
+    }
+}

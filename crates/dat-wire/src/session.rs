@@ -31,7 +31,8 @@ use crate::limits::{
 };
 use crate::message::{self, Handshake, Message, MessageError};
 
-/// Capacity of an emptied input or output buffer worth keeping for the next use.
+/// Capacity of an emptied input or output buffer worth keeping for the next use. (A bulk
+/// transfer seldom empties its input buffer: a read usually ends inside a frame.)
 const KEEP_BUFFER_CAPACITY: usize = 1024 * 1024;
 
 /// How a session behaves; [`SessionOptions::new`] gives dat's choices.
@@ -87,9 +88,11 @@ pub struct Session {
     rx: Option<Box<dyn StreamCipher>>,
     /// Parsing waits until a local feed gives the key (JS `_needsKey`).
     stalled: bool,
-    /// Received bytes not parsed yet (`input[input_pos..]`): plaintext iff `rx` is set.
+    /// Received bytes not parsed yet are `input[input_pos..input_end]` (plaintext iff `rx`
+    /// is set); the rest of `input` is initialized room to receive into.
     input: Vec<u8>,
     input_pos: usize,
+    input_end: usize,
     buffered_bytes: usize,
     /// Approximate bytes held by `events` (see `event_size`).
     event_bytes: usize,
@@ -137,6 +140,7 @@ impl Session {
             stalled: false,
             input: Vec::new(),
             input_pos: 0,
+            input_end: 0,
             buffered_bytes: 0,
             event_bytes: 0,
             remote_opens: 0,
@@ -322,7 +326,7 @@ impl Session {
     /// all input it was given and is not waiting for its transmit queue to drain. Input given
     /// anyway is held (up to [`MAX_PENDING_INPUT`], then the peer is dropped).
     pub fn wants_input(&self) -> bool {
-        !self.closed && self.input_pos == self.input.len() && self.out.len() <= MAX_QUEUED_OUT
+        !self.closed && self.input_pos == self.input_end && self.out.len() <= MAX_QUEUED_OUT
     }
 
     /// The next thing the application must see. Nothing while more than [`MAX_QUEUED_OUT`]
@@ -381,33 +385,65 @@ impl Session {
     /// waiting (for a local feed, or for the application to take events or transmit bytes),
     /// in which case they are held; more than [`MAX_PENDING_INPUT`] held closes the session.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        if self.closed || data.is_empty() {
+        if self.closed || data.is_empty() || !self.admit(data.len()) {
             return;
         }
-        self.idle_deadline = now + self.options.idle_timeout;
-        let held = self.input.len() - self.input_pos;
-        if held > 0 && held + data.len() > MAX_PENDING_INPUT {
-            let bytes = held + data.len();
-            return self.fail(if self.stalled {
+        self.input_buffer(data.len()).copy_from_slice(data);
+        self.received(now, data.len());
+    }
+
+    /// Room for the next `len` bytes from the transport, to read into directly (saving the
+    /// copy [`handle_input`](Self::handle_input) makes); report how many arrived with
+    /// [`input_filled`](Self::input_filled). Reading into it is the same as passing those
+    /// bytes to `handle_input`: the same bounds apply when they are reported.
+    pub fn input_buffer(&mut self, len: usize) -> &mut [u8] {
+        if self.input_pos > 0 {
+            // Move the unparsed rest (at most a partial frame, usually) to the front.
+            self.input.copy_within(self.input_pos..self.input_end, 0);
+            self.input_end -= self.input_pos;
+            self.input_pos = 0;
+        }
+        let need = self.input_end + len;
+        if need > self.input.len() {
+            // Amortised growth, but a backlog never doubles past the bound it is held to.
+            let target = need.max((2 * self.input.len()).min(MAX_PENDING_INPUT));
+            self.input.resize(target, 0);
+        }
+        &mut self.input[self.input_end..need]
+    }
+
+    /// `n` bytes were read into the front of the last [`input_buffer`](Self::input_buffer)
+    /// at `now`: as [`handle_input`](Self::handle_input) with those bytes.
+    pub fn input_filled(&mut self, now: Instant, n: usize) {
+        let room = self.input.len() - self.input_end;
+        if self.closed || n == 0 || n > room || !self.admit(n) {
+            return;
+        }
+        self.received(now, n);
+    }
+
+    /// Whether `len` more bytes may be held; closes the session if not.
+    fn admit(&mut self, len: usize) -> bool {
+        let held = self.input_end - self.input_pos;
+        if held > 0 && held + len > MAX_PENDING_INPUT {
+            let bytes = held + len;
+            self.fail(if self.stalled {
                 SessionError::TooMuchBeforeOpen { bytes }
             } else {
                 SessionError::Backlog { bytes }
             });
+            return false;
         }
-        if self.input_pos > 0 {
-            self.input.drain(..self.input_pos);
-            self.input_pos = 0;
-        }
-        let start = self.input.len();
-        let need = start + data.len();
-        if need > self.input.capacity() {
-            // Amortised growth, but a backlog never doubles past the bound it is held to.
-            let target = need.max((2 * self.input.capacity()).min(MAX_PENDING_INPUT));
-            self.input.reserve_exact(target - start);
-        }
-        self.input.extend_from_slice(data);
+        true
+    }
+
+    /// The `n` bytes after `input_end` arrived at `now`: decrypt and parse them.
+    fn received(&mut self, now: Instant, n: usize) {
+        self.idle_deadline = now + self.options.idle_timeout;
+        let start = self.input_end;
+        self.input_end += n;
         if let Some(rx) = &mut self.rx {
-            rx.apply(&mut self.input[start..]);
+            rx.apply(&mut self.input[start..self.input_end]);
         }
         self.parse();
     }
@@ -417,16 +453,16 @@ impl Session {
     fn parse(&mut self) {
         while !self.closed
             && !self.stalled
-            && self.input_pos < self.input.len()
+            && self.input_pos < self.input_end
             && self.events.len() < MAX_QUEUED_EVENTS
             && self.event_bytes < MAX_QUEUED_EVENT_BYTES
         {
-            let mut rest = &self.input[self.input_pos..];
+            let mut rest = &self.input[self.input_pos..self.input_end];
             let before = rest.len();
             let frame = match self.decoder.decode(&mut rest) {
                 Ok(Some(frame)) => Incoming::from_frame(frame, &mut self.spare),
                 Ok(None) => {
-                    self.input_pos = self.input.len();
+                    self.input_pos = self.input_end;
                     break;
                 }
                 Err(e) => return self.fail(e.into()),
@@ -439,12 +475,11 @@ impl Session {
                 self.stalled = true;
             }
         }
-        if self.input_pos == self.input.len() {
+        if self.input_pos == self.input_end {
             self.input_pos = 0;
-            if self.input.capacity() > KEEP_BUFFER_CAPACITY {
+            self.input_end = 0;
+            if self.input.len() > KEEP_BUFFER_CAPACITY {
                 self.input = Vec::new();
-            } else {
-                self.input.clear();
             }
         }
     }
@@ -453,7 +488,7 @@ impl Session {
     /// after its first Feed frame, so encrypted).
     fn start_rx(&mut self, key: &PublicKey, nonce: &[u8; 24]) {
         let mut rx = (self.options.cipher)(key, nonce);
-        rx.apply(&mut self.input[self.input_pos..]);
+        rx.apply(&mut self.input[self.input_pos..self.input_end]);
         self.rx = Some(rx);
     }
 
@@ -620,6 +655,7 @@ impl Session {
         self.out.clear();
         self.input = Vec::new();
         self.input_pos = 0;
+        self.input_end = 0;
         self.push_event(Event::Closed(CloseReason::Error(error)));
     }
 }

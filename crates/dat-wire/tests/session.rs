@@ -644,3 +644,77 @@ fn poll_transmit_moves_or_appends() {
     assert_eq!(a.pending_transmit(), 0);
     assert_eq!(a.poll_transmit(&mut Vec::new()), 0);
 }
+
+/// Reading into `input_buffer` and reporting with `input_filled` is the same as
+/// `handle_input`, in any chunking, with reads that fill only part of the room offered.
+#[test]
+fn input_buffer_reads_equal_handle_input() {
+    let wire = js_stream();
+    let t0 = Instant::now();
+    for (chunk, room) in [
+        (wire.len(), wire.len()),
+        (1, 1),
+        (3, 64),
+        (64, 1 << 20),
+        (100, 101),
+    ] {
+        let mut s = Session::new(SessionOptions::new([1; 32]), t0);
+        s.open_feed(feed1(), [9; 24]).unwrap();
+        for c in wire.chunks(chunk) {
+            let buf = s.input_buffer(room);
+            assert_eq!(buf.len(), room);
+            buf[..c.len()].copy_from_slice(c);
+            s.input_filled(t0, c.len());
+        }
+        check_js_events(&events(&mut s));
+        assert!(!s.is_closed());
+    }
+    // Before the feed is opened, input is held as by handle_input and parsed once it is.
+    let mut s = Session::new(SessionOptions::new([1; 32]), t0);
+    for c in wire.chunks(70) {
+        s.input_buffer(4096)[..c.len()].copy_from_slice(c);
+        s.input_filled(t0, c.len());
+    }
+    let mut ev = events(&mut s);
+    assert_eq!(ev.len(), 1);
+    s.open_feed(feed1(), [9; 24]).unwrap();
+    ev[0] = Event::RemoteFeed {
+        discovery_key: feed1().discovery_key(),
+        channel: Some(0),
+    };
+    ev.extend(events(&mut s));
+    check_js_events(&ev);
+}
+
+/// Held input past `MAX_PENDING_INPUT` closes the session through `input_filled` too, and a
+/// count larger than the room offered is ignored.
+#[test]
+fn input_filled_keeps_the_pending_bound() {
+    use dat_wire::limits::MAX_PENDING_INPUT;
+    let t0 = Instant::now();
+    let mut s = Session::new(SessionOptions::new([1; 32]), t0);
+    let wire = js_stream();
+    // The remote's first Feed frame, then bytes held while no local feed is open.
+    s.input_buffer(wire.len())[..wire.len()].copy_from_slice(&wire);
+    s.input_filled(t0, wire.len());
+    s.input_buffer(10);
+    s.input_filled(t0, 11);
+    assert!(!s.is_closed());
+    let mut closed = None;
+    for _ in 0..64 {
+        let n = 1 << 20;
+        s.input_buffer(n);
+        s.input_filled(t0, n);
+        if let Some(Event::Closed(CloseReason::Error(e))) = events(&mut s)
+            .into_iter()
+            .find(|e| matches!(e, Event::Closed(_)))
+        {
+            closed = Some(e);
+            break;
+        }
+    }
+    assert!(
+        matches!(closed, Some(SessionError::TooMuchBeforeOpen { bytes }) if bytes > MAX_PENDING_INPUT),
+        "{closed:?}"
+    );
+}

@@ -14,7 +14,7 @@ use dat_wire::{
     Channel, CloseReason, Event, Message, PeerAction, ReplicationError, Replicator,
     ReplicatorEvent, ReplicatorOptions, Session, SessionOptions,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -515,8 +515,7 @@ async fn pump(
     link: &mut Link,
     changes: &mut tokio::sync::broadcast::Receiver<Change>,
 ) -> Closed {
-    let (mut rd, mut wr) = stream.split();
-    let mut rbuf = vec![0u8; READ_BUF];
+    let (rd, mut wr) = stream.split();
     let mut out: Vec<u8> = Vec::new();
     let mut sent = 0usize;
     // After a local close, how long the last bytes may take to leave.
@@ -541,14 +540,17 @@ async fn pump(
             .or(flush_until)
             .unwrap_or_else(|| tokio::time::Instant::now() + std::time::Duration::from_secs(3600));
         tokio::select! {
-            r = rd.read(&mut rbuf), if out.len() - sent < MAX_UNSENT && link.closed.is_none() => {
+            r = rd.readable(), if out.len() - sent < MAX_UNSENT && link.closed.is_none() => {
+                // Read straight into the session's input buffer (no copy).
+                let r = r.and_then(|()| rd.try_read(link.session.input_buffer(READ_BUF)));
                 match r {
                     Ok(0) => link.close("remote closed the connection".into(), PeerAction::Retry),
                     Ok(n) => {
-                        link.session.handle_input(Instant::now(), &rbuf[..n]);
+                        link.session.input_filled(Instant::now(), n);
                         let mut st = drive.lock().await;
                         link.on_events(&mut st);
                     }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => link.close(format!("read: {e}"), PeerAction::Retry),
                 }
             }

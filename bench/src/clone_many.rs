@@ -23,6 +23,8 @@ struct Samples {
     send_cpu: Vec<f64>,
     send_rss: Vec<f64>,
     wire: Vec<f64>,
+    /// Connections the JS clone dialled again after its peer dropped it (all runs).
+    reconnects: u64,
 }
 
 /// Files in the archive: `BENCH_W4_FILES` overrides the full size (for trying sizes).
@@ -109,9 +111,22 @@ pub fn run(options: &Options) -> (Vec<Row>, Vec<String>) {
             s.send_cpu.push(sharer.task.cpu_s() - cpu0);
             s.send_rss.push(sharer.task.peak_mb());
             sharer.task.stop(10);
-            if let Err(e) = net::check_tree(&dst, &expected) {
-                panic!("W4 {side} clone: {e}");
+            let end = done.event(if side == "rust" { "cloned" } else { "complete" });
+            if let Err(e) = end
+                .as_ref()
+                .ok_or("no end event".to_string())
+                .and_then(|_| net::check_tree(&dst, &expected))
+            {
+                panic!(
+                    "W4 {side} clone: {e}; it printed {:?}\nstderr: {}",
+                    done.json()
+                        .into_iter()
+                        .filter(|j| j["event"] != "progress")
+                        .collect::<Vec<_>>(),
+                    net::tail(&done.stderr)
+                );
             }
+            s.reconnects += end.map_or(0, |e| e["reconnects"].as_u64().unwrap_or(0));
             net::rm(&dst);
             let meta = done
                 .event_time("metadata-complete")
@@ -158,7 +173,7 @@ pub fn run(options: &Options) -> (Vec<Row>, Vec<String>) {
             note: format!(
                 "whole clone process; sender CPU s R/JS {:.2} / {:.2}, peak RSS MB {:.0} / {:.0}; \
                  wire / payload ({}) {} / {}; JS serves a copy of the Rust-made archive \
-                 (`dat-serve.js`)",
+                 (`dat-serve.js`); JS reconnects after a dropped connection: {} in {} runs",
                 crate::report::median(rust.send_cpu.clone()),
                 crate::report::median(js.send_cpu.clone()),
                 crate::report::median(rust.send_rss.clone()),
@@ -166,6 +181,8 @@ pub fn run(options: &Options) -> (Vec<Row>, Vec<String>) {
                 net::mb(payload as f64),
                 wire(&rust),
                 wire(&js),
+                js.reconnects,
+                options.runs,
             ),
         },
     ];

@@ -42,7 +42,7 @@ else if (mode === 'ls' && args.length === 3) lsLocal(args[1], args[2])
 else if (mode === 'ls' && args.length === 4) lsRemote(args[1], args[2], args[3])
 else C.die('usage: net-bench.js clone KEY DEST HOST:PORT [--live] | read KEY HOST:PORT PATH START LENGTH | ls DIR PATH | ls KEY HOST:PORT PATH', 2)
 
-function connect (addr, archive, opts) {
+function connect (addr, archive, opts, onclose) {
   const a = C.parseHostPort(addr)
   const pump = C.req('pump')
   const sock = net.connect(a.port, a.host)
@@ -52,7 +52,8 @@ function connect (addr, archive, opts) {
   const out = mode === 'read' ? (o) => process.stderr.write(JSON.stringify(o) + '\n') : C.emit
   sock.on('connect', () => out({ event: 'connected', ms: ms() }))
   pump(sock, stream, sock, (err) => {
-    if (!sock.finished) C.log('connection closed' + (err ? ': ' + err.message : ''))
+    C.log('connection closed' + (err ? ': ' + err.message : ''))
+    if (onclose) onclose(err)
   })
   return sock
 }
@@ -90,7 +91,22 @@ function clone (key, dest, addr, live) {
       opened.contentHaveBytes = n
       C.emit(opened)
       onContent(() => { content = counter(archive.content) })
-      const sock = connect(addr, archive, { upload: true, download: true, live: true })
+      // As discovery-swarm does for `dat clone`: a dropped connection is dialled again (after
+      // 1 s), until complete.
+      let sock = null
+      let finished = false
+      let reconnects = 0
+      let wireBefore = 0
+      const dial = () => {
+        sock = connect(addr, archive, { upload: true, download: true, live: true }, () => {
+          wireBefore += sock.bytesRead
+          if (finished && !live) return
+          reconnects++
+          setTimeout(dial, 1000)
+        })
+      }
+      dial()
+      process.on('beforeExit', () => { if (!finished) C.die('the event loop ran dry before the clone completed') })
       let metaDone = false
       const checkMeta = () => {
         const m = archive.metadata
@@ -115,8 +131,10 @@ function clone (key, dest, addr, live) {
           downloadedBytes: content ? content.bytes : 0,
           metadataDownloadedBlocks: meta.blocks,
           metadataDownloadedBytes: meta.bytes,
-          wireBytesIn: sock.bytesRead
+          wireBytesIn: wireBefore + sock.bytesRead,
+          reconnects
         })
+        finished = true
         // `dat clone` exits here (process.exit after the stats caught up).
         if (!live) process.exit(0)
       })

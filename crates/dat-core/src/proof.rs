@@ -49,6 +49,8 @@ pub struct RemoteTree {
     /// written): consecutive proofs usually end at the same length, and reading it again
     /// would cost a file read per block.
     pub(crate) last_signature: Option<(u64, Signature)>,
+    /// Tree nodes last read ahead for a proof to this peer (see `Feed::proof`).
+    pub(crate) read_ahead: std::ops::Range<u64>,
 }
 
 impl RemoteTree {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::crypto::{Hash, hash_leaf, hash_parent, hash_roots};
 use crate::error::{FeedError, VerifyError, io};
-use crate::feed::Feed;
+use crate::feed::{Feed, read_opt};
 use crate::flat_tree;
 use crate::leaf_hash::{LeafScratch, hash_into};
 use crate::limits::{MAX_BLOCK_INDEX, MAX_PROOF_NODES, MAX_PUT_BLOCK};
@@ -17,9 +17,14 @@ use crate::sleep::HEADER_LEN;
 use crate::storage::Slot;
 use crate::tree_index::{self, TreeBits};
 
-/// Blocks received are hashed on two threads from this many bytes on (a thread costs
-/// ~20-50 µs to start; 256 KiB take ~150 µs to hash on one).
-const PARALLEL_PUT_HASH_BYTES: usize = 256 * 1024;
+/// Blocks received are hashed on two threads from this many bytes on. A thread is started
+/// per run (~20-50 µs, more when the other core is busy): measured in a 1 GiB clone on the
+/// 2-core machine, from 256 KiB on the helper thread hashed about what starting it cost,
+/// so only the larger runs (about half of a bulk clone's bytes) get one.
+const PARALLEL_PUT_HASH_BYTES: usize = 1024 * 1024;
+
+/// Tree nodes read at once for proofs (32 blocks' leaves and the parents between them).
+const READ_AHEAD_NODES: u64 = 64;
 
 /// Blocks per group the two hashing threads take in turn (one round of the 4-lane kernel).
 const HASH_GROUP: usize = 4;
@@ -33,7 +38,7 @@ struct Verified {
 
 impl Feed {
     /// The leaf hashes of `blocks` (to be stored with [`Feed::put_hashed`]), computed in SIMD
-    /// lanes, and on two threads when they add up to 256 KiB or more: hashing is
+    /// lanes, and on two threads when they add up to 1 MiB or more: hashing is
     /// most of what verifying a downloaded block costs. The two threads take groups of blocks
     /// in turn, so a helper thread that is slow to start (a busy machine) costs no waiting:
     /// the caller hashes whatever the helper has not taken.
@@ -94,6 +99,7 @@ impl Feed {
             return Err(FeedError::IndexTooLarge { index });
         }
         let leaf = flat_tree::leaf(index);
+        self.read_ahead(leaf, remote);
         let selected = tree_index::proof(&self.bitfield, leaf, digest, hash_only, remote)
             .ok_or(FeedError::NotFound { index })?;
         let nodes = selected
@@ -123,6 +129,40 @@ impl Feed {
             nodes,
             signature,
         })
+    }
+
+    /// Read the tree nodes from `leaf` on in one read into the node cache, unless this peer's
+    /// last read-ahead covered `leaf`: a peer downloading in order next asks for the blocks
+    /// whose leaves (and the parents between them) these are, which would otherwise be read
+    /// one 40-byte record at a time. Only nodes the bitfield marks stored are cached (as
+    /// `read_node` does); a failed or short read leaves the nodes to be read one by one.
+    fn read_ahead(&self, leaf: u64, remote: &mut RemoteTree) {
+        if remote.read_ahead.contains(&leaf) {
+            return;
+        }
+        let end = leaf
+            .saturating_add(READ_AHEAD_NODES)
+            .min(2 * self.length.min(MAX_BLOCK_INDEX));
+        if end <= leaf {
+            return;
+        }
+        // Tried once per window, read or not (a sparse feed's tree file may end sooner).
+        remote.read_ahead = leaf..end;
+        let mut records = vec![0u8; (end - leaf) as usize * NODE_RECORD_LEN];
+        let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * leaf;
+        if !matches!(
+            read_opt(self.storage.tree.as_ref(), offset, &mut records),
+            Ok(true)
+        ) {
+            return;
+        }
+        for (index, record) in (leaf..end).zip(records.as_chunks::<NODE_RECORD_LEN>().0) {
+            if self.has_node(index)
+                && let Some(node) = Node::from_record(index, record)
+            {
+                self.cache_node(&node);
+            }
+        }
     }
 
     /// Verify a block (or, with `value = None`, a hash-only answer) against its proof and
@@ -368,13 +408,7 @@ impl Feed {
                 .write_at(offset, v)
                 .map_err(io(Slot::Data))?;
         }
-        for node in &verified.nodes {
-            let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * node.index;
-            self.storage
-                .tree
-                .write_at(offset, &node.to_record())
-                .map_err(io(Slot::Tree))?;
-        }
+        self.write_nodes(&verified.nodes)?;
         if let Some((entry, sig)) = verified.signature {
             self.storage
                 .signatures
@@ -401,6 +435,35 @@ impl Feed {
         }
         if !self.roots_valid && self.writable() {
             self.reload_roots()?;
+        }
+        Ok(())
+    }
+
+    /// Write tree node records, those with consecutive indexes in one write (a block's leaf,
+    /// its parent and the sibling leaf usually are).
+    fn write_nodes(&mut self, nodes: &[Node]) -> Result<(), FeedError> {
+        // Sorted by index; of two records for one index the later is written, as before.
+        let mut sorted: Vec<&Node> = nodes.iter().collect();
+        sorted.sort_by_key(|n| n.index);
+        sorted.reverse();
+        sorted.dedup_by_key(|n| n.index);
+        sorted.reverse();
+        let mut records = Vec::with_capacity(NODE_RECORD_LEN * sorted.len());
+        let mut i = 0;
+        while i < sorted.len() {
+            let first = sorted[i].index;
+            records.clear();
+            while i < sorted.len()
+                && sorted[i].index == first + (records.len() / NODE_RECORD_LEN) as u64
+            {
+                records.extend_from_slice(&sorted[i].to_record());
+                i += 1;
+            }
+            let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * first;
+            self.storage
+                .tree
+                .write_at(offset, &records)
+                .map_err(io(Slot::Tree))?;
         }
         Ok(())
     }

@@ -30,7 +30,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// One slot (file) of a feed: synchronous positioned I/O.
 pub trait Storage: Send {
@@ -63,6 +63,10 @@ pub struct FileStorage {
     path: PathBuf,
     file: Option<File>,
     writable: bool,
+    /// The file opened for reading, kept once it exists: a feed that is only read (a share of
+    /// an archive, a reader) reads each block's tree nodes and signature, and opening the file
+    /// for each read was most of a transfer's system calls.
+    reader: OnceLock<File>,
 }
 
 impl FileStorage {
@@ -72,6 +76,7 @@ impl FileStorage {
             path: path.into(),
             file: None,
             writable: false,
+            reader: OnceLock::new(),
         }
     }
 
@@ -110,13 +115,13 @@ impl FileStorage {
 
 impl Storage for FileStorage {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        match &self.file {
-            Some(f) => f.read_exact_at(buf, offset),
-            None => match self.open_read()? {
-                Some(f) => f.read_exact_at(buf, offset),
-                None if buf.is_empty() => Ok(()),
-                None => Err(io::ErrorKind::UnexpectedEof.into()),
-            },
+        if let Some(f) = self.file.as_ref().or_else(|| self.reader.get()) {
+            return f.read_exact_at(buf, offset);
+        }
+        match self.open_read()? {
+            Some(f) => self.reader.get_or_init(|| f).read_exact_at(buf, offset),
+            None if buf.is_empty() => Ok(()),
+            None => Err(io::ErrorKind::UnexpectedEof.into()),
         }
     }
 

@@ -38,6 +38,17 @@ pub(crate) struct WorkingState {
     /// The head file already holds the bytes being appended (import): do not write them.
     indexing: bool,
     last: Option<Span>,
+    /// The last working file opened: a clone writes, and a share reads, one file's blocks in a
+    /// row, and opening it for each block was most of the system calls of a transfer.
+    open: Option<OpenFile>,
+}
+
+/// A working file kept open.
+#[derive(Debug)]
+struct OpenFile {
+    path: PathBuf,
+    file: File,
+    writable: bool,
 }
 
 /// Handle the archive keeps to tell the storage which file is being appended.
@@ -52,6 +63,7 @@ impl WorkingHandle {
             head: None,
             indexing: false,
             last: None,
+            open: None,
         })))
     }
 
@@ -82,6 +94,7 @@ impl WorkingHandle {
         });
         state.indexing = indexing;
         state.last = None;
+        state.open = None;
         Ok(())
     }
 
@@ -91,6 +104,7 @@ impl WorkingHandle {
         state.head = None;
         state.indexing = false;
         state.last = None;
+        state.open = None;
     }
 
     /// The working folder.
@@ -106,6 +120,31 @@ impl WorkingState {
         let mut path = self.dir.clone();
         path.extend(parts);
         Ok(path)
+    }
+
+    /// The working file at `path`, opened for writing (creating it and its folders) if
+    /// `write`, else for reading; the last one opened is kept.
+    fn file(&mut self, path: &Path, write: bool) -> io::Result<&File> {
+        let reuse = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.path == path && (o.writable || !write));
+        if !reuse {
+            let file = if write {
+                open_rw(path)?
+            } else {
+                File::open(path)?
+            };
+            self.open = Some(OpenFile {
+                path: path.to_path_buf(),
+                file,
+                writable: write,
+            });
+        }
+        match &self.open {
+            Some(o) => Ok(&o.file),
+            None => Err(io::Error::other("working file not open")),
+        }
     }
 
     /// The span holding content byte `offset`.
@@ -187,11 +226,14 @@ fn content_entry_at_or_below(
 struct WorkingFiles(WorkingHandle);
 
 impl WorkingFiles {
+    /// Call `f(file, from, n, file_offset)` for each run of `len` bytes at content `offset`
+    /// that lives in one working file.
     fn each_span(
         &self,
         offset: u64,
         len: usize,
-        mut f: impl FnMut(&Span, usize, usize) -> io::Result<()>,
+        write: bool,
+        mut f: impl FnMut(&File, usize, usize, u64) -> io::Result<()>,
     ) -> io::Result<()> {
         let mut state = self.0.lock();
         let mut done = 0usize;
@@ -199,7 +241,8 @@ impl WorkingFiles {
             let at = offset + done as u64;
             let span = state.locate(at)?;
             let n = usize::try_from((span.end - at).min((len - done) as u64)).unwrap_or(len - done);
-            f(&span, done, n)?;
+            let file = state.file(&span.path, write)?;
+            f(file, done, n, at - span.start)?;
             done += n;
         }
         Ok(())
@@ -220,9 +263,8 @@ fn open_rw(path: &Path) -> io::Result<File> {
 
 impl Storage for WorkingFiles {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.each_span(offset, buf.len(), |span, from, n| {
-            File::open(&span.path)?
-                .read_exact_at(&mut buf[from..from + n], offset + from as u64 - span.start)
+        self.each_span(offset, buf.len(), false, |file, from, n, at| {
+            file.read_exact_at(&mut buf[from..from + n], at)
         })
     }
 
@@ -231,9 +273,8 @@ impl Storage for WorkingFiles {
             // Import appends bytes read from the working file itself.
             return Ok(());
         }
-        self.each_span(offset, data.len(), |span, from, n| {
-            open_rw(&span.path)?
-                .write_all_at(&data[from..from + n], offset + from as u64 - span.start)
+        self.each_span(offset, data.len(), true, |file, from, n, at| {
+            file.write_all_at(&data[from..from + n], at)
         })
     }
 

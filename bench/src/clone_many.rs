@@ -87,19 +87,23 @@ fn shapes(options: &Options) -> Vec<Shape> {
 pub fn run(options: &Options) -> (Vec<Row>, Vec<String>) {
     let mut rows = Vec::new();
     let mut details = Vec::new();
+    // Every folder stays until the end (see `dst` below).
+    let mut roots = Vec::new();
     for shape in shapes(options) {
-        let (r, d) = run_shape(options, &shape);
+        let root = tempfile::tempdir_in(crate::feed_append::scratch())
+            .unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let (r, d) = run_shape(options, &shape, root.path());
+        roots.push(root);
         rows.extend(r);
         details.extend(d);
     }
+    drop(roots);
     (rows, details)
 }
 
-fn run_shape(options: &Options, shape: &Shape) -> (Vec<Row>, Vec<String>) {
+fn run_shape(options: &Options, shape: &Shape, root: &std::path::Path) -> (Vec<Row>, Vec<String>) {
     let Shape { count, folders, .. } = *shape;
-    let root = tempfile::tempdir_in(crate::feed_append::scratch())
-        .unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let p = |s: &str| root.path().join(s);
+    let p = |s: &str| root.join(s);
     for d in ["home-rust", "home-js", "scratch"] {
         std::fs::create_dir_all(p(d)).unwrap_or_else(|e| panic!("mkdir {d}: {e}"));
     }
@@ -138,8 +142,10 @@ fn run_shape(options: &Options, shape: &Shape) -> (Vec<Row>, Vec<String>) {
             } else {
                 net::js_serve(&net, &options.lab, &p("js-src"), &home, &scratch)
             };
-            let dst = p(&format!("dst-{side}"));
-            net::rm(&dst);
+            // A folder per run, all removed when W4 ends: creating files right after deleting
+            // many makes ext4 skip each recently deleted inode (`recently_deleted` in its
+            // inode allocator), which made later clones 2-4x slower than the first.
+            let dst = p(&format!("dst-{side}-{run}"));
             let d = dst.to_string_lossy();
             let (argv, env) = if side == "rust" {
                 let link = sharer.link();
@@ -200,7 +206,6 @@ fn run_shape(options: &Options, shape: &Shape) -> (Vec<Row>, Vec<String>) {
                     .filter(|l| l.contains("connection closed"))
                     .count() as u64
                     * u64::from(capped);
-            net::rm(&dst);
             let meta = done.event_time("metadata-complete");
             s.meta_s.push(meta.map_or(f64::NAN, |t| t.as_secs_f64()));
             s.all_s.push(done.wall.as_secs_f64());

@@ -72,21 +72,8 @@ impl BigData {
         sharer: &Sharer,
         dst: &Path,
     ) -> Task {
-        let d = dst.to_string_lossy();
         let home = self.path(&format!("home-{side}"));
-        let (argv, env) = if side == "rust" {
-            let link = sharer.link();
-            let addr = sharer.addr();
-            (
-                net::dat(options, &["--json", "clone", &link, &d, "--peer", &addr]),
-                net::rust_env(&home),
-            )
-        } else {
-            (
-                net::js_bench(&["clone", &sharer.key, &d, &sharer.addr()]),
-                net::js_env(&options.lab, &home, self.timeout()),
-            )
-        };
+        let (argv, env) = net::clone_command(options, side, sharer, dst, &home, self.timeout());
         Task::spawn(
             &format!("{side} clone"),
             net.wrap(argv),

@@ -146,20 +146,7 @@ fn run_shape(options: &Options, shape: &Shape, root: &std::path::Path) -> (Vec<R
             // many makes ext4 skip each recently deleted inode (`recently_deleted` in its
             // inode allocator), which made later clones 2-4x slower than the first.
             let dst = p(&format!("dst-{side}-{run}"));
-            let d = dst.to_string_lossy();
-            let (argv, env) = if side == "rust" {
-                let link = sharer.link();
-                let addr = sharer.addr();
-                (
-                    net::dat(options, &["--json", "clone", &link, &d, "--peer", &addr]),
-                    net::rust_env(&home),
-                )
-            } else {
-                (
-                    net::js_bench(&["clone", &sharer.key, &d, &sharer.addr()]),
-                    net::js_env(&options.lab, &home, 7200),
-                )
-            };
+            let (argv, env) = net::clone_command(options, side, &sharer, &dst, &home, 7200);
             sharer.task.reset_peak();
             let cpu0 = sharer.task.cpu_s();
             let w0 = net.wire_bytes();

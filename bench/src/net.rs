@@ -638,6 +638,31 @@ pub fn js_env(lab: &JsLab, home: &Path, timeout_s: u64) -> Vec<(String, String)>
     ]
 }
 
+/// The command line and environment of `side`'s clone of `sharer` into `dst`: Rust `dat
+/// clone --peer`, or JS `net-bench.js clone` (which gives up after `js_timeout_s`).
+pub fn clone_command(
+    options: &Options,
+    side: &str,
+    sharer: &Sharer,
+    dst: &Path,
+    home: &Path,
+    js_timeout_s: u64,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let d = dst.to_string_lossy();
+    if side == "rust" {
+        let (link, addr) = (sharer.link(), sharer.addr());
+        (
+            dat(options, &["--json", "clone", &link, &d, "--peer", &addr]),
+            rust_env(home),
+        )
+    } else {
+        (
+            js_bench(&["clone", &sharer.key, &d, &sharer.addr()]),
+            js_env(&options.lab, home, js_timeout_s),
+        )
+    }
+}
+
 /// `node interop/js/net-bench.js ARGS...`.
 pub fn js_bench(args: &[&str]) -> Vec<String> {
     let script = dat_test::interop_dir().join("js/net-bench.js");

@@ -441,7 +441,7 @@ impl Replicator {
         feed: &mut Feed,
         message: &Message<'_>,
     ) -> Result<(), ReplicationError> {
-        self.handle(now, session, feed, message, None)?;
+        self.handle_message_hashed(now, session, feed, message, None)?;
         if let Message::Data(d) = message {
             let index = d.index;
             feed.flush_puts()
@@ -476,17 +476,6 @@ impl Replicator {
     /// a verified block is stored without its bitfield bit: call [`Feed::flush_puts`] after
     /// the run (the blocks count as stored, and are announced, only from then on).
     pub fn handle_message_hashed(
-        &mut self,
-        now: Instant,
-        session: &mut Session,
-        feed: &mut Feed,
-        message: &Message<'_>,
-        hashed: Option<HashedBlock<'_>>,
-    ) -> Result<(), ReplicationError> {
-        self.handle(now, session, feed, message, hashed)
-    }
-
-    fn handle(
         &mut self,
         now: Instant,
         session: &mut Session,

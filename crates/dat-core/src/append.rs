@@ -38,6 +38,9 @@ pub(crate) struct Scratch {
     tree: Vec<u8>,
     low: Vec<Node>,
     signatures: Vec<u8>,
+    /// Entries of the `signatures` file, when known: `(feed length, entries)`, valid while
+    /// the feed still has that length (only appends write it then).
+    sig_entries: Option<(u64, u64)>,
     leaves: LeafScratch,
     grower: Grower,
     helping: Helping,
@@ -98,6 +101,9 @@ impl Feed {
         }
         let mut scratch = std::mem::take(&mut self.scratch);
         let result = self.append_chunks(blocks.into_iter(), &mut scratch);
+        if result.is_err() {
+            scratch.sig_entries = None;
+        }
         self.scratch = scratch;
         if result.is_err() {
             // Storage may hold part of the batch, but the bitfield does not point at it.
@@ -123,6 +129,7 @@ impl Feed {
             tree,
             low,
             signatures,
+            sig_entries,
             leaves,
             grower,
             helping,
@@ -190,22 +197,35 @@ impl Feed {
             self.roots = roots;
             return Ok(start..start);
         }
+        // The helper signs while this thread writes the tree and sets the bitfield's bits.
+        let root_hash = hash_roots(&roots);
+        let signing = match self.secret.as_ref() {
+            Some(secret) => helping.sign(secret, root_hash),
+            None => return Err(FeedError::NotWritable),
+        };
         self.write(Slot::Tree, tree.offset(), tree.bytes)?;
         for node in tree.low.iter() {
             let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * node.index;
             self.write(Slot::Tree, offset, &node.to_record())?;
         }
-        let signature = match self.secret.as_ref() {
-            Some(secret) => secret.sign(&hash_roots(&roots)),
-            None => return Err(FeedError::NotWritable),
-        };
-        self.write_signature(start, n, &signature, signatures)?;
         // All data bits, then all tree bits: the tree bits never touch the data and index
-        // regions or grow the pager, so the pages end up as with JS's per-block order.
+        // regions or grow the pager, so the pages end up as with JS's per-block order. They
+        // are set before the signature is written, so undone if that write fails.
+        self.bitfield.checkpoint();
         self.bitfield.set_run(start, start + n);
         for i in start..start + n {
             TreeBits::set(&mut self.bitfield, flat_tree::leaf(i));
         }
+        let signature = match (signing, self.secret.as_ref()) {
+            (Some(job), _) => job.wait_or_sign(),
+            (None, Some(secret)) => secret.sign(&root_hash),
+            (None, None) => Err(FeedError::NotWritable)?,
+        };
+        if let Err(e) = self.write_signature(start, n, &signature, signatures, sig_entries) {
+            self.bitfield.rollback();
+            return Err(e);
+        }
+        self.bitfield.commit();
         self.flush_bitfield()?;
         for root in &roots {
             self.cache_node(root);
@@ -235,14 +255,20 @@ impl Feed {
         n: u64,
         signature: &Signature,
         buf: &mut Vec<u8>,
+        known: &mut Option<(u64, u64)>,
     ) -> Result<(), FeedError> {
-        let entries = self
-            .storage
-            .signatures
-            .len()
-            .map_err(io(Slot::Signatures))?
-            .saturating_sub(HEADER_LEN as u64)
-            / 64;
+        let entries = match *known {
+            Some((length, entries)) if length == start => entries,
+            _ => {
+                self.storage
+                    .signatures
+                    .len()
+                    .map_err(io(Slot::Signatures))?
+                    .saturating_sub(HEADER_LEN as u64)
+                    / 64
+            }
+        };
+        *known = None;
         let last = start + n - 1;
         let stale_end = entries.min(last);
         let mut i = start;
@@ -257,7 +283,9 @@ impl Feed {
             Slot::Signatures,
             HEADER_LEN as u64 + 64 * last,
             signature.as_bytes(),
-        )
+        )?;
+        *known = Some((start + n, entries.max(last + 1)));
+        Ok(())
     }
 }
 

@@ -13,13 +13,61 @@
 //! milliseconds) costs at most one unit of work, and an append is never much slower than one
 //! thread alone. There is no tuned split either: whoever is free claims the next unit.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use crate::append_chunk::Chunk;
+use crate::crypto::{Hash, SecretKey, Signature};
 use crate::leaf_hash::LeafScratch;
 use crate::limits::HELPER_MIN_BYTES;
+
+/// What the helper is shown: a chunk to hash units of, or a batch's root digest to sign.
+enum Job {
+    Hash(Arc<Chunk>),
+    Sign(Arc<SignJob>),
+}
+
+/// Polls of a signature the helper is computing before signing here instead: signing takes
+/// ~20 µs and a poll 10–50 ns, so this waits one to five times as long as the helper should.
+const SIGN_POLLS: usize = 2000;
+
+/// A batch's signature, made by the helper while the caller writes the tree, or by the
+/// caller if the helper has not started on it by the time the caller needs it. Ed25519
+/// signing is deterministic, so a signature made twice is the same bytes and the first wins.
+pub(crate) struct SignJob {
+    key: Arc<SecretKey>,
+    root: Hash,
+    claimed: AtomicBool,
+    signature: OnceLock<Signature>,
+}
+
+impl SignJob {
+    /// The helper's side: sign unless the caller already took the job.
+    fn run(&self) {
+        if !self.claimed.swap(true, Ordering::AcqRel) {
+            let _ = self.signature.set(self.key.sign(&self.root));
+        }
+    }
+
+    /// The caller's side: the helper's signature, or one made here when the helper has not
+    /// claimed the job or takes too long (it may have been paused).
+    pub(crate) fn wait_or_sign(&self) -> Signature {
+        if let Some(s) = self.signature.get() {
+            return *s;
+        }
+        if self.claimed.swap(true, Ordering::AcqRel) {
+            for _ in 0..SIGN_POLLS {
+                if let Some(s) = self.signature.get() {
+                    return *s;
+                }
+                std::hint::spin_loop();
+            }
+        }
+        *self.signature.get_or_init(|| self.key.sign(&self.root))
+    }
+}
 
 /// The helper thread, once started, and whether the running batch uses it.
 #[derive(Default)]
@@ -29,6 +77,8 @@ pub(crate) struct Helping {
     no_helper: bool,
     /// This batch uses the helper.
     via: bool,
+    /// The feed's secret key, shared with the helper for signing.
+    key: Option<Arc<SecretKey>>,
 }
 
 impl Helping {
@@ -44,10 +94,34 @@ impl Helping {
 
     /// Show the helper a sealed chunk to hash units of, if the batch uses it.
     pub(crate) fn share(&mut self, chunk: &Arc<Chunk>) {
+        self.send(Job::Hash(Arc::clone(chunk)));
+    }
+
+    /// Have the helper sign `root` with `key`, if the batch uses it; the caller collects the
+    /// signature with [`SignJob::wait_or_sign`].
+    pub(crate) fn sign(&mut self, key: &SecretKey, root: Hash) -> Option<Arc<SignJob>> {
+        if !self.via {
+            return None;
+        }
+        let key = match &self.key {
+            Some(k) if k.seed() == key.seed() => Arc::clone(k),
+            _ => Arc::clone(self.key.insert(Arc::new(key.clone()))),
+        };
+        let job = Arc::new(SignJob {
+            key,
+            root,
+            claimed: AtomicBool::new(false),
+            signature: OnceLock::new(),
+        });
+        self.send(Job::Sign(Arc::clone(&job)));
+        Some(job)
+    }
+
+    fn send(&mut self, job: Job) {
         let Some(helper) = self.helper.as_ref().filter(|_| self.via) else {
             return;
         };
-        if helper.send(Arc::clone(chunk)).is_err() {
+        if helper.send(job).is_err() {
             // The thread is gone (it panicked): work alone from now on.
             self.via = false;
             self.no_helper = true;
@@ -58,7 +132,7 @@ impl Helping {
 
 /// The thread and the channel it takes chunks from.
 struct Helper {
-    chunks: Option<Sender<Arc<Chunk>>>,
+    chunks: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -76,10 +150,10 @@ impl Helper {
         })
     }
 
-    fn send(&self, chunk: Arc<Chunk>) -> Result<(), Arc<Chunk>> {
+    fn send(&self, job: Job) -> Result<(), Job> {
         match &self.chunks {
-            Some(tx) => tx.send(chunk).map_err(|e| e.0),
-            None => Err(chunk),
+            Some(tx) => tx.send(job).map_err(|e| e.0),
+            None => Err(job),
         }
     }
 }
@@ -99,7 +173,7 @@ impl Drop for Helper {
 /// takes CPU time the caller could use on a busy machine.
 const SPINS: usize = 4000;
 
-fn serve(chunks: &Receiver<Arc<Chunk>>) {
+fn serve(chunks: &Receiver<Job>) {
     let mut scratch = LeafScratch::default();
     loop {
         let mut next = None;
@@ -113,14 +187,17 @@ fn serve(chunks: &Receiver<Arc<Chunk>>) {
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        let chunk = match next {
-            Some(chunk) => chunk,
+        let job = match next {
+            Some(job) => job,
             None => match chunks.recv() {
-                Ok(chunk) => chunk,
+                Ok(job) => job,
                 Err(_) => return,
             },
         };
-        chunk.help(&mut scratch);
+        match job {
+            Job::Hash(chunk) => chunk.help(&mut scratch),
+            Job::Sign(job) => job.run(),
+        }
     }
 }
 

@@ -558,6 +558,7 @@ async fn gated_share(
             stream,
             addr,
             share.clone(),
+            dat_net::replication::Origin::Accepted,
         ));
     }
 }

@@ -19,6 +19,7 @@ use dat_wire::Claims;
 use tokio::sync::{Mutex, MutexGuard, broadcast, watch};
 
 use super::latest::{Latest, merge};
+use super::peer_ids::PeerIds;
 use super::progress::{FeedKind, NetEvent, Progress};
 
 /// What a drive is replicated for.
@@ -120,6 +121,8 @@ pub(crate) enum Change {
     Selection(FeedKind),
     /// A sparse read needs a content byte offset sought (see `State::seeks`).
     Seek,
+    /// A connection was found redundant (see `State::peer_ids`): it closes itself.
+    Redundant,
 }
 
 /// A replicated archive, cheap to clone (all clones share it).
@@ -165,9 +168,32 @@ pub(crate) struct State {
     pub(crate) failed: Option<String>,
     /// Byte offsets sparse reads are seeking (until `Feed::seek` succeeds locally).
     pub(crate) seeks: Vec<u64>,
+    /// Our peer id and the remote ids of live connections.
+    pub(crate) peer_ids: PeerIds,
     changes: broadcast::Sender<Change>,
     events: broadcast::Sender<NetEvent>,
     progress_tx: watch::Sender<Progress>,
+}
+
+/// A random peer id. Should the system have no randomness, the id is derived from the
+/// process, the time and std's per-process hash keys: unique enough not to be mistaken for
+/// another peer's.
+fn peer_id() -> [u8; 32] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut id = [0u8; 32];
+    if getrandom::fill(&mut id).is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        for (i, part) in id.chunks_exact_mut(8).enumerate() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(now.as_nanos());
+            h.write_u32(std::process::id());
+            h.write_usize(i);
+            part.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    id
 }
 
 pub(crate) fn ix(kind: FeedKind) -> usize {
@@ -295,6 +321,9 @@ impl Drive {
             completed: None,
             failed: None,
             seeks: Vec::new(),
+            // One id for every connection of the drive, so that peers (and we) can tell
+            // a second connection to the same drive from a new peer.
+            peer_ids: PeerIds::new(peer_id()),
             changes: changes.clone(),
             events: events.clone(),
             progress_tx: progress.clone(),

@@ -14,12 +14,13 @@ mod drive;
 mod finish;
 mod latest;
 mod peer;
+mod peer_ids;
 mod progress;
 mod sparse;
 mod swarm;
 
 pub use drive::{Drive, DriveOptions, Error, Mode};
-pub use peer::{Closed, MAX_UNSENT, run_connection};
+pub use peer::{Closed, MAX_UNSENT, Origin, run_connection};
 pub use progress::{FeedKind, FeedProgress, NetEvent, Progress};
 pub use sparse::FetchReport;
 pub use swarm::{MAX_REDIAL_DELAY, PeerSource, Swarm, SwarmOptions};

@@ -19,10 +19,14 @@ use tokio::net::TcpStream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::drive::{Change, Drive, Mode, State, ix};
+use super::peer_ids::{Conn, Verdict};
 use super::progress::{FeedKind, NetEvent};
 
 /// Bytes waiting to be written beyond which we stop reading the peer.
 pub const MAX_UNSENT: usize = 8 * 1024 * 1024;
+
+/// Why a connection to a peer we are also connected to otherwise is closed.
+const REDUNDANT: &str = "a second connection to a peer we are connected to";
 
 const READ_BUF: usize = 1024 * 1024;
 
@@ -36,6 +40,8 @@ pub struct Closed {
     pub reason: String,
     /// What to do with the peer.
     pub action: PeerAction,
+    /// The id the peer sent in its Handshake, when it did.
+    pub peer_id: Option<Vec<u8>>,
 }
 
 const KINDS: [FeedKind; 2] = [FeedKind::Metadata, FeedKind::Content];
@@ -43,10 +49,17 @@ const KINDS: [FeedKind; 2] = [FeedKind::Metadata, FeedKind::Content];
 /// The protocol side of a connection.
 struct Link {
     id: u64,
+    /// Whether we dialed the peer (rather than accepted it).
+    dialed: bool,
     session: Session,
     channels: [Option<Channel>; 2],
     reps: [Option<Replicator>; 2],
     handshake: bool,
+    /// Close by shutting our side down and reading until the peer closes too, so that it
+    /// reads everything we sent first (our Handshake): see [`Link::check_peer_id`].
+    graceful: bool,
+    /// The id in the peer's Handshake.
+    peer_id: Option<Vec<u8>>,
     /// Byte offsets already sought on this connection (JS ignores a repeated one).
     sought: Vec<u64>,
     closed: Option<Closed>,
@@ -54,8 +67,8 @@ struct Link {
     options: ReplicatorOptions,
 }
 
-/// Random bytes for peer ids and stream nonces (a repeated nonce would repeat the keystream,
-/// so there is no fallback).
+/// Random bytes for stream nonces (a repeated nonce would repeat the keystream, so there is
+/// no fallback).
 fn random<const N: usize>() -> Result<[u8; N], getrandom::Error> {
     let mut b = [0u8; N];
     getrandom::fill(&mut b)?;
@@ -63,7 +76,7 @@ fn random<const N: usize>() -> Result<[u8; N], getrandom::Error> {
 }
 
 impl Link {
-    fn new(drive: &Drive, st: &mut State, now: Instant) -> Self {
+    fn new(drive: &Drive, st: &mut State, origin: Origin, now: Instant) -> Self {
         let options = ReplicatorOptions {
             download: drive.inner.mode != Mode::Share,
             max_requests: drive.inner.options.max_requests,
@@ -71,10 +84,13 @@ impl Link {
         };
         let mut link = Self {
             id: drive.next_conn_id(),
-            session: Session::new(SessionOptions::new(random().unwrap_or([0; 32])), now),
+            dialed: origin == Origin::Dialed,
+            session: Session::new(SessionOptions::new(st.peer_ids.ours()), now),
             channels: [None, None],
             reps: [None, None],
             handshake: false,
+            graceful: false,
+            peer_id: None,
             sought: Vec::new(),
             closed: None,
             download: options.download,
@@ -142,7 +158,11 @@ impl Link {
 
     fn close(&mut self, reason: String, action: PeerAction) {
         if self.closed.is_none() {
-            self.closed = Some(Closed { reason, action });
+            self.closed = Some(Closed {
+                reason,
+                action,
+                peer_id: None,
+            });
         }
         self.session.close();
     }
@@ -166,7 +186,10 @@ impl Link {
         let mut held: Option<Event> = None;
         while let Some(event) = held.take().or_else(|| self.session.poll_event()) {
             match event {
-                Event::Handshake(_) => {
+                Event::Handshake(h) => {
+                    if !self.check_peer_id(st, h.id.as_deref().unwrap_or_default()) {
+                        break;
+                    }
                     self.handshake = true;
                     for kind in KINDS {
                         if let Some(rep) = &mut self.reps[ix(kind)] {
@@ -219,6 +242,7 @@ impl Link {
                         self.closed = Some(Closed {
                             reason: text,
                             action,
+                            peer_id: None,
                         });
                     }
                 }
@@ -241,6 +265,38 @@ impl Link {
             st.fail(e.to_string());
         }
         st.publish();
+    }
+
+    /// Whether to go on with a peer whose Handshake carried `remote` as its id: not when it is
+    /// ourselves, nor a second connection to a peer we already have (see `peer_ids`).
+    fn check_peer_id(&mut self, st: &mut State, remote: &[u8]) -> bool {
+        let conn = Conn {
+            id: self.id,
+            dialed: self.dialed,
+        };
+        self.peer_id = Some(remote.to_vec());
+        match st.peer_ids.handshake(conn, remote) {
+            Verdict::Keep => true,
+            Verdict::KeepClosing(_) => {
+                st.send(Change::Redundant);
+                true
+            }
+            // The other end decides the same from our Handshake, provided it reads it: a
+            // close that dropped unread input would reset the connection and could discard
+            // our Handshake before the peer read it; hence the graceful close.
+            Verdict::Redundant => {
+                let why = REDUNDANT.to_string();
+                self.graceful = true;
+                self.close(why, PeerAction::Forget);
+                false
+            }
+            Verdict::Myself => {
+                // Ban: the address leads back to us, never dial it again.
+                self.graceful = true;
+                self.close("connected to ourselves".into(), PeerAction::Ban);
+                false
+            }
+        }
     }
 
     /// Extend `run` (a Data message with a block) with the Data messages with blocks that
@@ -409,8 +465,20 @@ impl Link {
             }
             Ok(Change::Selection(kind)) => self.reselect(st, kind, now),
             Ok(Change::Seek) => self.seek_pending(st, now),
+            Ok(Change::Redundant) => {
+                if st.peer_ids.take_doomed(self.id) {
+                    let why = REDUNDANT.to_string();
+                    self.graceful = true;
+                    self.close(why, PeerAction::Forget);
+                }
+            }
             Err(RecvError::Lagged(_)) => {
                 // Missed changes: catch up on everything that can have changed.
+                if st.peer_ids.take_doomed(self.id) {
+                    let why = REDUNDANT.to_string();
+                    self.graceful = true;
+                    return self.close(why, PeerAction::Forget);
+                }
                 if let Some(key) = st.content_key() {
                     self.open(st, FeedKind::Content, key, now);
                 }
@@ -475,13 +543,27 @@ fn runs(indexes: &mut [u64]) -> Vec<std::ops::Range<u64>> {
     out
 }
 
+/// Who opened a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// We dialed the peer.
+    Dialed,
+    /// The peer dialed us.
+    Accepted,
+}
+
 /// Replicate `drive` over `stream` until either side ends the connection.
-pub async fn run_connection(stream: TcpStream, addr: SocketAddr, drive: Drive) -> Closed {
+pub async fn run_connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    drive: Drive,
+    origin: Origin,
+) -> Closed {
     let _ = stream.set_nodelay(true);
     let mut changes = drive.inner.changes.subscribe();
     let mut link = {
         let mut st = drive.lock().await;
-        Link::new(&drive, &mut st, Instant::now())
+        Link::new(&drive, &mut st, origin, Instant::now())
     };
     drive.emit(NetEvent::PeerConnected { addr });
     {
@@ -489,9 +571,16 @@ pub async fn run_connection(stream: TcpStream, addr: SocketAddr, drive: Drive) -
         st.progress.peers += 1;
         st.publish();
     }
-    let closed = pump(stream, &drive, &mut link, &mut changes).await;
+    let mut closed = pump(stream, &drive, &mut link, &mut changes).await;
     {
         let mut st = drive.lock().await;
+        // Told to close as redundant, it may have seen the peer close it first: either
+        // way it is the redundant one (and must not be redialed).
+        if st.peer_ids.take_doomed(link.id) {
+            closed.reason = REDUNDANT.into();
+            closed.action = PeerAction::Forget;
+        }
+        closed.peer_id = link.peer_id.take();
         st.progress.peers = st.progress.peers.saturating_sub(1);
         // Our claims went with our replicators: let the other peers take them over.
         link.reps = [None, None];
@@ -499,6 +588,7 @@ pub async fn run_connection(stream: TcpStream, addr: SocketAddr, drive: Drive) -
             st.send(Change::Selection(kind));
         }
         st.peer_left(link.id);
+        st.peer_ids.left(link.id);
         st.publish();
     }
     drive.emit(NetEvent::PeerClosed {
@@ -526,11 +616,13 @@ async fn pump(
             let limit = *flush_until.get_or_insert_with(|| {
                 tokio::time::Instant::now() + std::time::Duration::from_secs(2)
             });
-            if sent == out.len()
-                || closed.action != PeerAction::Forget
-                || tokio::time::Instant::now() >= limit
-            {
+            let flush = closed.action == PeerAction::Forget || link.graceful;
+            if sent == out.len() || !flush || tokio::time::Instant::now() >= limit {
                 let _ = wr.flush().await;
+                if link.graceful {
+                    let _ = wr.shutdown().await;
+                    drain(rd, limit).await;
+                }
                 return closed.clone();
             }
         }
@@ -580,6 +672,24 @@ async fn pump(
                 link.on_timeout(&mut st);
                 link.on_events(&mut st);
             }
+        }
+    }
+}
+
+/// Read and drop what the peer still sends until it closes, or until `limit`.
+async fn drain(rd: tokio::net::tcp::ReadHalf<'_>, limit: tokio::time::Instant) {
+    let mut buf = [0u8; 4096];
+    while let Ok(Ok(n)) = tokio::time::timeout_at(limit, rd.readable())
+        .await
+        .map(|r| {
+            r.and_then(|()| match rd.try_read(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(usize::MAX),
+                other => other,
+            })
+        })
+    {
+        if n == 0 {
+            return;
         }
     }
 }

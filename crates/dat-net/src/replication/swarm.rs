@@ -2,6 +2,10 @@
 //! for the addresses a peer source hands in (the command line's `--peer` list now, discovery
 //! later), and the policy for peers that leave: redial the ones that only went quiet, never
 //! again the ones that broke the protocol.
+//!
+//! Every connection of a drive sends one peer id, so a connection to ourselves and a second
+//! connection to a peer are recognised at the Handshake and closed (`peer_ids`); an address
+//! that led back to us is never dialed again.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -13,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::drive::Drive;
-use super::peer::{Closed, run_connection};
+use super::peer::{Closed, Origin, run_connection};
 use super::progress::NetEvent;
 
 /// How a swarm behaves.
@@ -149,7 +153,7 @@ impl Manager {
                         }
                         let drive = self.drive.clone();
                         self.tasks.spawn(async move {
-                            run_connection(stream, addr, drive).await;
+                            run_connection(stream, addr, drive, Origin::Accepted).await;
                             Ended::Inbound
                         });
                     }
@@ -180,7 +184,10 @@ impl Manager {
                 Ok(Err(e)) => return Ended::Outbound(addr, Err(e.to_string())),
                 Err(_) => return Ended::Outbound(addr, Err("connect timed out".into())),
             };
-            Ended::Outbound(addr, Ok(run_connection(stream, addr, drive).await))
+            Ended::Outbound(
+                addr,
+                Ok(run_connection(stream, addr, drive, Origin::Dialed).await),
+            )
         });
     }
 
@@ -189,16 +196,16 @@ impl Manager {
             return;
         };
         self.busy.remove(&addr);
-        let action = match result {
+        let (action, peer_id) = match result {
             Ok(closed) => {
                 if closed.action == PeerAction::Retry {
                     self.failures.remove(&addr);
                 }
-                closed.action
+                (closed.action, closed.peer_id)
             }
             Err(reason) => {
                 self.drive.emit(NetEvent::DialFailed { addr, reason });
-                PeerAction::Retry
+                (PeerAction::Retry, None)
             }
         };
         match action {
@@ -215,8 +222,16 @@ impl Manager {
                     .saturating_mul(1 << (*n - 1).min(5))
                     .min(MAX_REDIAL_DELAY);
                 let source = self.redial.clone();
+                let drive = self.drive.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
+                    // Still connected to that peer another way (it dialed us as we dialed
+                    // it, and this was the redundant connection): nothing to redial.
+                    if let Some(id) = peer_id
+                        && drive.lock().await.peer_ids.is_connected(&id)
+                    {
+                        return;
+                    }
                     source.add(addr);
                 });
             }

@@ -6,6 +6,12 @@
 //! responder's source address. Responses go to the group at the querier's source
 //! port. Our own looped-back responses are recognised by the token (minted with our
 //! secret for the address we see them from), exactly as dns-discovery does.
+//!
+//! dat@14 finds peers with hyperswarm instead, whose mDNS asks `SRV <id>.hyperswarm.local`
+//! for the same id (the first 20 bytes of the discovery key, in hex). We answer those for
+//! our announcements (`SRV 0.0.0.0:port`, the responder's address standing in, as
+//! hyperswarm does) and ask them too ([`Mdns::hyperswarm_query`]), so both versions find
+//! us and we find both.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -21,6 +27,8 @@ pub const MDNS_GROUP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 
 pub const MAX_OWN_IDS: usize = 1024;
 /// Most ports announced under one id.
 pub const MAX_OWN_PORTS: usize = 16;
+/// hyperswarm's mDNS domain (dat@14).
+pub const HYPERSWARM_DOMAIN: &str = "hyperswarm.local";
 /// Most peers taken from one multicast message.
 pub const MAX_PEERS_PER_MESSAGE: usize = 256;
 
@@ -90,6 +98,18 @@ impl Mdns {
         packet::encode(&msg, false).unwrap_or_default()
     }
 
+    /// hyperswarm's multicast query for `id`: `SRV <id>.hyperswarm.local`.
+    pub fn hyperswarm_query(&self, id: &str) -> Vec<u8> {
+        let msg = Message {
+            questions: vec![Question {
+                name: format!("{id}.{HYPERSWARM_DOMAIN}"),
+                kind: Kind::Srv,
+            }],
+            ..Message::default()
+        };
+        packet::encode(&msg, false).unwrap_or_default()
+    }
+
     /// Handle a datagram received from `from` on the multicast socket.
     pub fn handle(&mut self, from: SocketAddrV4, bytes: &[u8]) -> MdnsOutput {
         let mut out = MdnsOutput {
@@ -139,12 +159,29 @@ impl Mdns {
         let Some((id, domain)) = split_name(&q.name) else {
             return;
         };
-        if !domain.eq_ignore_ascii_case(&self.domain) {
+        let hyperswarm = domain.eq_ignore_ascii_case(HYPERSWARM_DOMAIN);
+        if !domain.eq_ignore_ascii_case(&self.domain) && !hyperswarm {
             return;
         }
         let Some(ports) = self.own.get(&id) else {
             return;
         };
+        if hyperswarm {
+            // hyperswarm asks only SRV, and dials the responder's address for 0.0.0.0.
+            if q.kind == Kind::Srv {
+                for p in ports.iter().take(10) {
+                    let data = RecordData::Srv {
+                        port: *p,
+                        target: Ipv4Addr::UNSPECIFIED.to_string(),
+                    };
+                    answers.push(Record {
+                        name: q.name.clone(),
+                        data,
+                    });
+                }
+            }
+            return;
+        }
         let peers: Vec<SocketAddrV4> = ports
             .iter()
             .map(|p| SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, *p))
@@ -209,5 +246,93 @@ impl Mdns {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "00112233445566778899aabbccddeeff00112233";
+
+    fn participant() -> Mdns {
+        Mdns::new(crate::DAT_DOMAIN, Secrets::new([1; 32], [2; 32]))
+    }
+
+    /// dat@14's query, as hyperswarm's multicast-dns sends it.
+    fn hyperswarm_query(name: &str) -> Vec<u8> {
+        let msg = Message {
+            questions: vec![Question {
+                name: name.into(),
+                kind: Kind::Srv,
+            }],
+            ..Message::default()
+        };
+        packet::encode(&msg, false).unwrap()
+    }
+
+    #[test]
+    fn hyperswarm_srv_queries_are_answered_with_our_port() {
+        let mut m = participant();
+        assert!(m.announce(ID, 3282));
+        let from = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 5353);
+        let out = m.handle(from, &hyperswarm_query(&format!("{ID}.hyperswarm.local")));
+        let reply = packet::decode(&out.reply.expect("a reply")).unwrap();
+        assert!(reply.response);
+        assert_eq!(
+            reply.answers,
+            vec![Record {
+                name: format!("{ID}.hyperswarm.local"),
+                data: RecordData::Srv {
+                    port: 3282,
+                    target: "0.0.0.0".into()
+                },
+            }]
+        );
+        // Not for ids we do not announce, nor TXT questions in hyperswarm's domain.
+        let other = format!("{}.hyperswarm.local", "ff".repeat(20));
+        assert_eq!(m.handle(from, &hyperswarm_query(&other)).reply, None);
+        let txt = packet::encode(
+            &Message {
+                questions: vec![Question {
+                    name: format!("{ID}.hyperswarm.local"),
+                    kind: Kind::Txt,
+                }],
+                ..Message::default()
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!(m.handle(from, &txt).reply, None);
+    }
+
+    /// Our hyperswarm query answered by a dat@14 peer (its SRV answer with `0.0.0.0`)
+    /// yields the peer at the responder's address.
+    #[test]
+    fn hyperswarm_answers_give_the_responders_address() {
+        let mut asker = participant();
+        let query = packet::decode(&asker.hyperswarm_query(ID)).unwrap();
+        assert_eq!(query.questions[0].name, format!("{ID}.hyperswarm.local"));
+        assert_eq!(query.questions[0].kind, Kind::Srv);
+        let answer = Message {
+            response: true,
+            answers: vec![Record {
+                name: format!("{ID}.hyperswarm.local"),
+                data: RecordData::Srv {
+                    port: 49737,
+                    target: "0.0.0.0".into(),
+                },
+            }],
+            ..Message::default()
+        };
+        let from = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 9), 5353);
+        let out = asker.handle(from, &packet::encode(&answer, true).unwrap());
+        assert_eq!(
+            out.peers,
+            vec![(
+                ID.to_string(),
+                SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 9), 49737)
+            )]
+        );
     }
 }

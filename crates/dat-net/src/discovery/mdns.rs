@@ -60,8 +60,11 @@ async fn run(
                     if let Some(p) = announce {
                         mdns.announce(&id, p);
                     }
-                    if let Err(e) = socket.send_to(&mdns.query(&id), group).await {
-                        shared.recorder.error(Backend::Mdns, format!("send: {e}"));
+                    // dns-discovery's query (dat@13), then hyperswarm's (dat@14).
+                    for query in [mdns.query(&id), mdns.hyperswarm_query(&id)] {
+                        if let Err(e) = socket.send_to(&query, group).await {
+                            shared.recorder.error(Backend::Mdns, format!("send: {e}"));
+                        }
                     }
                 }
                 Some(BackendCmd::Unannounce { topic, port }) => mdns.unannounce(&topic.name(), port),

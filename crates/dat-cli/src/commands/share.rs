@@ -1,15 +1,18 @@
 //! `dat share [DIR]`: import the folder (creating its archive if needed), serve it over TCP
-//! to any number of peers, and keep importing what changes (polling, with the importer's
-//! unchanged-file skip) so that new versions reach connected peers live. With `--no-import`,
-//! serve the archive as stored (a clone, or an archive whose folder has moved on).
+//! to any number of peers, and keep importing what changes so that new versions reach
+//! connected peers live. Changes are noticed by the operating system's file notifications
+//! (polling with `--poll`, or where the folder cannot be watched); each import compares the
+//! folder with the archive (the importer's unchanged-file skip). With `--no-import`, serve
+//! the archive as stored (a clone, or an archive whose folder has moved on).
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use dat_drive::{Archive, ImportOptions};
+use dat_drive::{Archive, Debounce, FolderWatcher, ImportOptions};
 use dat_net::replication::Drive;
+use tokio::sync::Notify;
 
 use super::net_common::{
     PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_discovery, start_serving,
@@ -37,9 +40,100 @@ pub struct Args {
     /// Serve the archive as it is stored, without importing the folder (nor watching it).
     #[arg(long)]
     no_import: bool,
-    /// How often to look for changes, in milliseconds.
+    /// Look for changes by rescanning the folder every `--watch-interval` instead of being
+    /// notified (for filesystems that do not notify of changes made elsewhere, e.g. network
+    /// mounts).
+    #[arg(long)]
+    poll: bool,
+    /// How often to rescan the folder when polling, in milliseconds.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     watch_interval: u64,
+}
+
+/// How a share learns of changes to its folder.
+enum Watching {
+    Off,
+    /// Notifications, gathered by the debounce.
+    Notified {
+        _watcher: FolderWatcher,
+        debounce: Arc<Mutex<Debounce>>,
+        wake: Arc<Notify>,
+    },
+    Polling(Duration),
+}
+
+impl Watching {
+    async fn start(args: &Args, out: Output) -> Self {
+        if args.no_watch || args.no_import {
+            return Self::Off;
+        }
+        let interval = Duration::from_millis(args.watch_interval.max(50));
+        if args.poll {
+            return Self::Polling(interval);
+        }
+        let debounce = Arc::new(Mutex::new(Debounce::default()));
+        let wake = Arc::new(Notify::new());
+        let (d, w, dir) = (debounce.clone(), wake.clone(), args.dir.clone());
+        let started = tokio::task::spawn_blocking(move || {
+            FolderWatcher::start(&dir, move |event| {
+                if let Ok(mut d) = d.lock() {
+                    d.event(event, std::time::Instant::now());
+                }
+                w.notify_one();
+            })
+        })
+        .await;
+        match started {
+            Ok(Ok(watcher)) => {
+                // Anything changed between the first import and the watch is imported now.
+                if let Ok(mut d) = debounce.lock() {
+                    d.event(dat_drive::FolderEvent::Changed, std::time::Instant::now());
+                }
+                Self::Notified {
+                    _watcher: watcher,
+                    debounce,
+                    wake,
+                }
+            }
+            Ok(Err(e)) => {
+                out.note(format!(
+                    "{e}; looking for changes every {} ms instead",
+                    interval.as_millis()
+                ));
+                Self::Polling(interval)
+            }
+            Err(e) => {
+                out.note(format!("cannot watch for changes ({e}); polling instead"));
+                Self::Polling(interval)
+            }
+        }
+    }
+
+    /// Returns when it is time to import (never when off).
+    async fn due(&self) {
+        match self {
+            Self::Off => std::future::pending().await,
+            Self::Polling(interval) => tokio::time::sleep(*interval).await,
+            Self::Notified { debounce, wake, .. } => loop {
+                let deadline = match debounce.lock() {
+                    Ok(mut d) => {
+                        if d.due(std::time::Instant::now()) {
+                            return;
+                        }
+                        d.deadline()
+                    }
+                    Err(_) => return std::future::pending().await,
+                };
+                match deadline {
+                    Some(at) => {
+                        let at = tokio::time::Instant::from_std(at);
+                        let _ = tokio::time::timeout_at(at, wake.notified()).await;
+                    }
+                    None => wake.notified().await,
+                }
+            },
+        }
+    }
 }
 
 /// Share `args.dir` until interrupted.
@@ -104,14 +198,14 @@ async fn serve(
         ));
     }
     let reporter = Reporter::start(&drive, out);
-    let interval = Duration::from_millis(args.watch_interval.max(50));
+    let watching = Watching::start(&args, out).await;
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let args = Arc::new(args);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = tokio::time::sleep(interval), if !args.no_watch && !args.no_import => {
+            () = watching.due() => {
                 let (d, a, o) = (drive.clone(), args.clone(), opts.clone());
                 let result = tokio::task::spawn_blocking(move || {
                     d.with_archive_blocking(|archive| {

@@ -612,6 +612,16 @@ async fn pump(
     let mut flush_until: Option<tokio::time::Instant> = None;
     loop {
         link.session.poll_transmit(&mut out);
+        // What we have to say (mostly the requests that replace the blocks just handled)
+        // leaves before anything more is read: left to the `select!` below, which picks a
+        // ready branch at random, it often waited for the next batch of reads to be handled,
+        // and the peer ran out of requests meanwhile (1 GiB clone: 590 -> 830 MB/s).
+        if sent < out.len() {
+            match wr.try_write(&out[sent..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                w => wrote(link, w, &mut out, &mut sent),
+            }
+        }
         if let Some(closed) = &link.closed {
             let limit = *flush_until.get_or_insert_with(|| {
                 tokio::time::Instant::now() + std::time::Duration::from_secs(2)
@@ -646,22 +656,7 @@ async fn pump(
                     Err(e) => link.close(format!("read: {e}"), PeerAction::Retry),
                 }
             }
-            w = wr.write(&out[sent..]), if sent < out.len() => {
-                match w {
-                    Ok(n) => {
-                        sent += n;
-                        if sent == out.len() {
-                            out.clear();
-                            sent = 0;
-                        }
-                    }
-                    Err(e) => {
-                        link.close(format!("write: {e}"), PeerAction::Retry);
-                        out.clear();
-                        sent = 0;
-                    }
-                }
-            }
+            w = wr.write(&out[sent..]), if sent < out.len() => wrote(link, w, &mut out, &mut sent),
             c = changes.recv() => {
                 let mut st = drive.lock().await;
                 link.on_change(&mut st, c);
@@ -672,6 +667,24 @@ async fn pump(
                 link.on_timeout(&mut st);
                 link.on_events(&mut st);
             }
+        }
+    }
+}
+
+/// `out[*sent..]` was written, `w` bytes of it: move on, or close on an error.
+fn wrote(link: &mut Link, w: std::io::Result<usize>, out: &mut Vec<u8>, sent: &mut usize) {
+    match w {
+        Ok(n) => {
+            *sent += n;
+            if *sent == out.len() {
+                out.clear();
+                *sent = 0;
+            }
+        }
+        Err(e) => {
+            link.close(format!("write: {e}"), PeerAction::Retry);
+            out.clear();
+            *sent = 0;
         }
     }
 }

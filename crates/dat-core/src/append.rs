@@ -14,7 +14,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::append_chunk::Chunk;
+use crate::append_chunk::{Chunk, KnownParents};
 use crate::append_helper::{Helping, threads};
 use crate::crypto::{Hash, Signature, hash_roots};
 use crate::error::{FeedError, io};
@@ -33,15 +33,16 @@ use crate::tree_index::TreeBits;
 #[derive(Default)]
 pub(crate) struct Scratch {
     chunk: Arc<Chunk>,
-    sizes: Vec<u64>,
+    /// Unit buffers of earlier chunks.
+    spare: Vec<Vec<u8>>,
     hashes: Vec<Hash>,
+    known: KnownParents,
     tree: Vec<u8>,
     low: Vec<Node>,
     signatures: Vec<u8>,
     /// Entries of the `signatures` file, when known: `(feed length, entries)`, valid while
     /// the feed still has that length (only appends write it then).
     sig_entries: Option<(u64, u64)>,
-    leaves: LeafScratch,
     grower: Grower,
     helping: Helping,
 }
@@ -124,13 +125,13 @@ impl Feed {
         let mut roots = std::mem::take(&mut self.roots);
         let Scratch {
             chunk,
-            sizes,
+            spare,
             hashes,
+            known,
             tree,
             low,
             signatures,
             sig_entries,
-            leaves,
             grower,
             helping,
         } = scratch;
@@ -141,6 +142,7 @@ impl Feed {
             low,
             base: 2 * start,
         };
+        let mut refs: Vec<&'a [u8]> = Vec::new();
         let mut last = false;
         while !last {
             if tree.bytes.len() >= APPEND_CHUNK_BYTES {
@@ -155,17 +157,18 @@ impl Feed {
             let Some(c) = Arc::get_mut(chunk) else {
                 break;
             };
-            c.clear();
+            refs.clear();
+            let mut chunk_bytes = 0usize;
             last = true;
             for block in blocks.by_ref() {
-                c.push(block);
-                if c.data.len() >= APPEND_CHUNK_BYTES || c.len() >= APPEND_CHUNK_BYTES / 80 {
+                refs.push(block);
+                chunk_bytes += block.len();
+                if chunk_bytes >= APPEND_CHUNK_BYTES || refs.len() >= APPEND_CHUNK_BYTES / 80 {
                     last = false;
                     break;
                 }
             }
-            c.seal();
-            let k = c.len();
+            let k = refs.len();
             if k == 0 {
                 break;
             }
@@ -175,23 +178,29 @@ impl Feed {
                     index: chunk_start + k as u64,
                 });
             }
+            c.plan(chunk_start, refs.iter().map(|b| b.len() as u64), spare);
             if n == 0 {
-                helping.begin(c);
+                helping.begin(chunk_bytes);
             }
-            sizes.clear();
-            sizes.extend((0..k).map(|i| c.block(i).len() as u64));
             hashes.clear();
             hashes.resize(k, Hash([0; 32]));
-            // The helper hashes while this thread writes; then both hash what is left.
+            // The helper hashes each unit as soon as it is copied in, and while this thread
+            // writes; then both hash what is left.
             helping.share(chunk);
-            self.write(Slot::Data, self.byte_length + bytes, &chunk.data)?;
-            chunk.hash_all(leaves, hashes);
+            chunk.fill(&refs, spare);
+            self.write_parts(Slot::Data, self.byte_length + bytes, &refs)?;
+            chunk.hash_all(hashes, known);
             tree.cover(2 * (chunk_start + k as u64) - 1);
-            grower.grow(&mut roots, chunk_start, sizes, hashes, |node| {
-                tree.place(node)
-            })?;
+            grower.grow(
+                &mut roots,
+                chunk_start,
+                chunk.sizes(),
+                hashes,
+                known,
+                |node| tree.place(node),
+            )?;
             n += k as u64;
-            bytes += chunk.data.len() as u64;
+            bytes += chunk_bytes as u64;
         }
         if n == 0 {
             self.roots = roots;
@@ -244,6 +253,16 @@ impl Feed {
             return Err(FeedError::NotWritable);
         };
         storage.write_at(offset, bytes).map_err(io(slot))
+    }
+
+    fn write_parts(&mut self, slot: Slot, offset: u64, parts: &[&[u8]]) -> Result<(), FeedError> {
+        if parts.iter().all(|p| p.is_empty()) {
+            return Ok(());
+        }
+        let Some(storage) = self.storage.slot_box(slot) else {
+            return Err(FeedError::NotWritable);
+        };
+        storage.write_parts_at(offset, parts).map_err(io(slot))
     }
 
     /// Write a batch's signature at entry `start + n - 1`, zeroing stale entries of the

@@ -1,95 +1,141 @@
-//! One chunk of an append: its blocks back to back, as `data` receives them, and the leaf
-//! hashes of its blocks, computed by whichever thread gets there first.
+//! One chunk of an append: its blocks cut into hashing units, each unit's leaf preimages
+//! (`0x00 || u64be(len) || block`, back to back) and hashes, computed by whichever thread
+//! gets there first.
 //!
-//! The blocks are cut into hashing units (a few blocks each). The feed's caller and its helper
-//! thread ([`crate::append_helper`]) both claim units from one counter, so neither waits for
-//! the other to start. When the caller has claimed the last unit, at most one unit per helper
-//! is still being hashed; rather than wait for a helper the scheduler may have paused (a
-//! loaded machine pauses it for milliseconds), the caller waits about as long as the unit
-//! takes and then hashes it itself. Hashing is pure, so a unit done twice gives the same
-//! hashes and the first set wins.
+//! The caller plans the units from the block sizes ([`Chunk::plan`]), shows the chunk to the
+//! feed's helper thread ([`crate::append_helper`]) and only then copies the blocks in, one
+//! unit at a time ([`Chunk::fill`]), so the helper starts hashing as soon as the first unit is
+//! in rather than after the whole chunk is copied. The caller and the helper both claim units
+//! from one counter, so neither waits for the other to start. When the caller has claimed
+//! the last unit, at most one unit per helper is still being hashed; rather than wait for a
+//! helper the scheduler may have paused (a loaded machine pauses it for milliseconds), the
+//! caller waits about as long as the unit takes and then hashes it itself. Hashing is pure,
+//! so a unit done twice gives the same hashes and the first set wins.
+//!
+//! A unit of 2, 4 or 8 blocks that starts at a multiple of its length in the feed is a whole
+//! subtree of the Merkle tree, so the thread that hashes its leaves also hashes the parents
+//! inside it: seven of every eight parents of an append are hashed beside the leaves, off
+//! the caller's path.
 
 use std::ops::Range;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::crypto::Hash;
-use crate::leaf_hash::{LeafScratch, hash_into};
+use crate::leaf_hash::{LEAF_PREFIX, hash_preimages, leaf_prefix, parent_preimage};
 
-/// Most blocks in one hashing unit: two rounds of the 4-lane kernel for small blocks.
-const UNIT_BLOCKS: usize = 8;
+/// Most blocks in one hashing unit: two rounds of the 4-lane kernel, and a subtree of depth 3.
+pub(crate) const UNIT_BLOCKS: usize = 8;
+/// Parents inside a unit of [`UNIT_BLOCKS`] aligned blocks.
+const UNIT_PARENTS: usize = UNIT_BLOCKS - 1;
+/// Depth of the highest parent inside a unit.
+pub(crate) const UNIT_DEPTH: u32 = UNIT_BLOCKS.trailing_zeros();
 /// A unit closes at this many bytes (four 64 KiB blocks fill the four lanes once).
 const UNIT_BYTES: usize = 256 * 1024;
 /// Polls of a unit another thread is hashing, one per this many bytes of it, before hashing
 /// it here: a poll (a pause instruction and a load) takes 10–50 ns and hashing 8 bytes about
 /// 8 ns, so this waits one to five times as long as the unit should take.
 const POLL_BYTES: usize = 8;
+/// Polls of a unit the caller has not copied in yet before the helper also yields its core.
+const FILL_SPINS: usize = 1 << 12;
 
-type UnitHashes = [Hash; UNIT_BLOCKS];
+/// A unit's leaf hashes and, for an aligned unit, the parents inside it, level by level
+/// (for 8 blocks: 4 at depth 1, 2 at depth 2, 1 at depth 3).
+#[derive(Debug, Clone, Copy)]
+struct UnitHashes {
+    leaves: [Hash; UNIT_BLOCKS],
+    parents: [Hash; UNIT_PARENTS],
+}
 
-/// A chunk's blocks and their leaf hashes.
-#[derive(Debug)]
+/// A chunk's blocks and their hashes.
+#[derive(Debug, Default)]
 pub(crate) struct Chunk {
-    pub(crate) data: Vec<u8>,
-    /// Block `i` is `data[offsets[i]..offsets[i + 1]]`.
-    offsets: Vec<usize>,
+    /// Feed index of the chunk's first block.
+    first: u64,
+    /// Block `i`'s size.
+    sizes: Vec<u64>,
     /// First block of each hashing unit, then the block count.
     units: Vec<usize>,
     /// The next unit to claim.
     next: AtomicUsize,
+    /// Each unit's preimages, once the caller has copied them in.
+    data: Vec<OnceLock<Vec<u8>>>,
     /// Each unit's hashes, once some thread has them.
     hashed: Vec<OnceLock<UnitHashes>>,
 }
 
-impl Default for Chunk {
-    fn default() -> Self {
-        Self {
-            data: Vec::new(),
-            offsets: vec![0],
-            units: vec![0],
-            next: AtomicUsize::new(0),
-            hashed: Vec::new(),
-        }
-    }
-}
-
 impl Chunk {
-    pub(crate) fn clear(&mut self) {
-        self.data.clear();
-        self.offsets.truncate(1);
-        self.units.truncate(1);
-        *self.next.get_mut() = 0;
-        self.hashed.clear();
-    }
-
-    /// Add a block (copying it).
-    pub(crate) fn push(&mut self, block: &[u8]) {
-        self.data.extend_from_slice(block);
-        self.offsets.push(self.data.len());
-        let unit = self.units[self.units.len() - 1];
-        let n = self.len();
-        if n - unit >= UNIT_BLOCKS || self.data.len() - self.offsets[unit] >= UNIT_BYTES {
-            self.units.push(n);
+    /// Lay out a chunk of blocks `first..` with these sizes, moving the buffers of the last
+    /// plan to `spare`.
+    pub(crate) fn plan(
+        &mut self,
+        first: u64,
+        sizes: impl Iterator<Item = u64>,
+        spare: &mut Vec<Vec<u8>>,
+    ) {
+        self.first = first;
+        self.sizes.clear();
+        self.sizes.extend(sizes);
+        self.units.clear();
+        self.units.push(0);
+        let mut bytes = 0usize;
+        for (i, &size) in self.sizes.iter().enumerate() {
+            bytes = bytes.saturating_add(size as usize);
+            let unit = self.units[self.units.len() - 1];
+            let end = i + 1;
+            // Units end at multiples of UNIT_BLOCKS in the feed, so that whole ones are
+            // subtrees.
+            if end - unit >= UNIT_BLOCKS
+                || bytes >= UNIT_BYTES
+                || (first + end as u64).is_multiple_of(UNIT_BLOCKS as u64)
+            {
+                self.units.push(end);
+                bytes = 0;
+            }
         }
-    }
-
-    /// Close the last hashing unit; call once all blocks are in, before hashing.
-    pub(crate) fn seal(&mut self) {
-        let n = self.len();
+        let n = self.sizes.len();
         if self.units[self.units.len() - 1] != n {
             self.units.push(n);
         }
+        *self.next.get_mut() = 0;
+        for slot in &mut self.data {
+            if let Some(buf) = slot.take() {
+                spare.push(buf);
+            }
+        }
+        let units = self.unit_count();
+        self.data.clear();
+        self.data.resize_with(units, OnceLock::new);
         self.hashed.clear();
-        self.hashed.resize_with(self.unit_count(), OnceLock::new);
+        self.hashed.resize_with(units, OnceLock::new);
+    }
+
+    /// Copy the blocks of the plan in, unit by unit, each visible to the other thread as soon
+    /// as it is complete, taking buffers from `spare`. `blocks` must have the sizes the chunk
+    /// was planned with.
+    pub(crate) fn fill(&self, blocks: &[&[u8]], spare: &mut Vec<Vec<u8>>) {
+        debug_assert_eq!(blocks.len(), self.len());
+        for u in 0..self.unit_count() {
+            let range = self.unit_blocks(u);
+            let mut buf = spare.pop().unwrap_or_default();
+            buf.clear();
+            for block in &blocks[range] {
+                buf.extend_from_slice(&leaf_prefix(block.len() as u64));
+                buf.extend_from_slice(block);
+            }
+            // The slot is empty: units are filled once per plan, only here.
+            let _ = self.data[u].set(buf);
+        }
     }
 
     /// Number of blocks.
     pub(crate) fn len(&self) -> usize {
-        self.offsets.len() - 1
+        self.sizes.len()
     }
 
-    pub(crate) fn block(&self, i: usize) -> &[u8] {
-        &self.data[self.offsets[i]..self.offsets[i + 1]]
+    /// Block sizes, in order.
+    pub(crate) fn sizes(&self) -> &[u64] {
+        &self.sizes
     }
 
     fn unit_count(&self) -> usize {
@@ -101,75 +147,208 @@ impl Chunk {
     }
 
     fn unit_bytes(&self, u: usize) -> usize {
+        self.sizes[self.unit_blocks(u)].iter().sum::<u64>() as usize
+    }
+
+    /// Depth of the parents inside unit `u` (0: none): a unit of 2^d blocks starting at a
+    /// multiple of 2^d is the subtree of one node at depth d.
+    fn unit_depth(&self, u: usize) -> u32 {
         let blocks = self.unit_blocks(u);
-        self.offsets[blocks.end] - self.offsets[blocks.start]
+        let n = blocks.len() as u64;
+        let first = self.first + blocks.start as u64;
+        if n >= 2 && n.is_power_of_two() && first.is_multiple_of(n) {
+            n.trailing_zeros()
+        } else {
+            0
+        }
     }
 
     /// Claim units and hash them until none are left to claim (the helper's share, or the
     /// caller's first pass).
-    pub(crate) fn help(&self, scratch: &mut LeafScratch) {
+    pub(crate) fn help(&self) {
         let units = self.unit_count();
         loop {
             let u = self.next.fetch_add(1, Ordering::Relaxed);
             if u >= units {
                 return;
             }
-            self.hash_unit(u, scratch);
+            self.hash_unit(u);
         }
     }
 
-    /// Every leaf hash of the chunk into `out` (one per block): claims what is left, then
-    /// collects what others hashed, hashing here any unit still in flight after a short wait.
-    pub(crate) fn hash_all(&self, scratch: &mut LeafScratch, out: &mut [Hash]) {
-        debug_assert_eq!(out.len(), self.len());
-        self.help(scratch);
+    /// Every leaf hash of the chunk into `leaves` (one per block), and the parents hashed
+    /// inside units into `parents`: claims what is left, then collects what others hashed,
+    /// hashing here any unit still in flight after a short wait. Call after [`Chunk::fill`].
+    pub(crate) fn hash_all(&self, leaves: &mut [Hash], parents: &mut KnownParents) {
+        debug_assert_eq!(leaves.len(), self.len());
+        self.help();
+        parents.reset(self.first, self.first + self.len() as u64);
         for u in 0..self.unit_count() {
             let blocks = self.unit_blocks(u);
             let hashes = match self.hashed[u].get() {
                 Some(h) => h,
-                None => self.wait_or_hash(u, scratch),
+                None => self.wait_or_hash(u),
             };
-            out[blocks.clone()].copy_from_slice(&hashes[..blocks.len()]);
+            leaves[blocks.clone()].copy_from_slice(&hashes.leaves[..blocks.len()]);
+            let depth = self.unit_depth(u);
+            let first = self.first + blocks.start as u64;
+            let mut at = 0;
+            for d in 1..=depth {
+                let count = blocks.len() >> d;
+                parents.set(d, first >> d, &hashes.parents[at..at + count]);
+                at += count;
+            }
         }
     }
 
-    fn wait_or_hash(&self, u: usize, scratch: &mut LeafScratch) -> &UnitHashes {
+    fn wait_or_hash(&self, u: usize) -> &UnitHashes {
         for _ in 0..self.unit_bytes(u) / POLL_BYTES {
             if let Some(h) = self.hashed[u].get() {
                 return h;
             }
             std::hint::spin_loop();
         }
-        self.hash_unit(u, scratch)
+        self.hash_unit(u)
     }
 
-    fn hash_unit(&self, u: usize, scratch: &mut LeafScratch) -> &UnitHashes {
-        let range = self.unit_blocks(u);
-        let mut blocks: [&[u8]; UNIT_BLOCKS] = [&[]; UNIT_BLOCKS];
-        for (slot, i) in blocks.iter_mut().zip(range.clone()) {
-            *slot = self.block(i);
+    /// The unit's preimages, waiting for the caller to copy them in (it does so right after
+    /// showing the chunk, so this is a short wait).
+    fn unit_data(&self, u: usize) -> &[u8] {
+        let mut spins = 0usize;
+        loop {
+            if let Some(data) = self.data[u].get() {
+                return data;
+            }
+            spins += 1;
+            if spins < FILL_SPINS {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
+    }
+
+    fn hash_unit(&self, u: usize) -> &UnitHashes {
+        let range = self.unit_blocks(u);
+        let data = self.unit_data(u);
         let k = range.len();
-        let mut hashes = [Hash([0; 32]); UNIT_BLOCKS];
-        hash_into(&blocks[..k], &mut hashes[..k], scratch);
+        let mut preimages: [&[u8]; UNIT_BLOCKS] = [&[]; UNIT_BLOCKS];
+        let mut at = 0;
+        for (slot, &size) in preimages.iter_mut().zip(&self.sizes[range]) {
+            let end = at + LEAF_PREFIX + size as usize;
+            *slot = &data[at..end];
+            at = end;
+        }
+        let mut hashes = UnitHashes {
+            leaves: [Hash([0; 32]); UNIT_BLOCKS],
+            parents: [Hash([0; 32]); UNIT_PARENTS],
+        };
+        hash_preimages(&preimages[..k], &mut hashes.leaves[..k]);
+        let depth = self.unit_depth(u);
+        if depth > 0 {
+            self.hash_parents(u, depth, &mut hashes);
+        }
         // Another thread may have set it meanwhile: same bytes, so either is right.
         self.hashed[u].get_or_init(|| hashes)
+    }
+
+    /// The parents inside an aligned unit, level by level, from its leaves.
+    fn hash_parents(&self, u: usize, depth: u32, hashes: &mut UnitHashes) {
+        let range = self.unit_blocks(u);
+        let mut sizes = [0u64; UNIT_BLOCKS];
+        sizes[..range.len()].copy_from_slice(&self.sizes[range.clone()]);
+        let mut level = hashes.leaves;
+        let mut count = range.len();
+        let mut at = 0;
+        let mut buf = [[0u8; crate::leaf_hash::PARENT_PREIMAGE]; UNIT_BLOCKS / 2];
+        for _ in 1..=depth {
+            count /= 2;
+            for j in 0..count {
+                let size = sizes[2 * j].wrapping_add(sizes[2 * j + 1]);
+                buf[j] = parent_preimage(size, &level[2 * j], &level[2 * j + 1]);
+                sizes[j] = size;
+            }
+            let preimages: [&[u8]; UNIT_BLOCKS / 2] = std::array::from_fn(|j| &buf[j][..]);
+            let mut out = [Hash([0; 32]); UNIT_BLOCKS / 2];
+            hash_preimages(&preimages[..count], &mut out[..count]);
+            level[..count].copy_from_slice(&out[..count]);
+            hashes.parents[at..at + count].copy_from_slice(&out[..count]);
+            at += count;
+        }
+    }
+}
+
+/// Parents hashed inside units, by depth (1 to [`UNIT_DEPTH`]) and offset, for the tree
+/// grower to take instead of hashing them again.
+#[derive(Debug, Default)]
+pub(crate) struct KnownParents {
+    /// Per depth: the offset of entry 0, and the entries.
+    levels: [(u64, Vec<Option<Hash>>); UNIT_DEPTH as usize],
+}
+
+impl KnownParents {
+    /// Nothing known, room for the parents over blocks `start..end`.
+    fn reset(&mut self, start: u64, end: u64) {
+        for (d, (base, hashes)) in self.levels.iter_mut().enumerate() {
+            let depth = d as u32 + 1;
+            *base = start >> depth;
+            hashes.clear();
+            hashes.resize(((end >> depth) - *base) as usize, None);
+        }
+    }
+
+    fn set(&mut self, depth: u32, offset: u64, hashes: &[Hash]) {
+        let (base, level) = &mut self.levels[depth as usize - 1];
+        let at = (offset - *base) as usize;
+        for (slot, h) in level[at..at + hashes.len()].iter_mut().zip(hashes) {
+            *slot = Some(*h);
+        }
+    }
+
+    /// The hash of the node at `depth` and `offset`, if a unit had it.
+    pub(crate) fn get(&self, depth: u32, offset: u64) -> Option<Hash> {
+        let (base, level) = self.levels.get((depth as usize).checked_sub(1)?)?;
+        level
+            .get(usize::try_from(offset.checked_sub(*base)?).ok()?)?
+            .as_ref()
+            .copied()
+    }
+
+    /// The flat index of a known node, for tests.
+    #[cfg(test)]
+    fn indexes(&self) -> Vec<u64> {
+        let mut out = Vec::new();
+        for (d, (base, level)) in self.levels.iter().enumerate() {
+            for (k, h) in level.iter().enumerate() {
+                if h.is_some() {
+                    out.push(crate::flat_tree::index(d as u32 + 1, base + k as u64));
+                }
+            }
+        }
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::hash_leaf;
+    use crate::crypto::{hash_leaf, parent_node};
+    use crate::flat_tree;
+    use crate::node::Node;
     use std::sync::Arc;
 
-    fn chunk_of(sizes: &[usize]) -> Chunk {
+    fn chunk_of(first: u64, sizes: &[usize]) -> (Chunk, Vec<Vec<u8>>) {
+        let data: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| vec![i as u8; s])
+            .collect();
         let mut chunk = Chunk::default();
-        for (i, &s) in sizes.iter().enumerate() {
-            chunk.push(&vec![i as u8; s]);
-        }
-        chunk.seal();
-        chunk
+        let mut spare = Vec::new();
+        chunk.plan(first, sizes.iter().map(|&s| s as u64), &mut spare);
+        let blocks: Vec<&[u8]> = data.iter().map(|v| v.as_slice()).collect();
+        chunk.fill(&blocks, &mut spare);
+        (chunk, data)
     }
 
     const SIZES: [&[usize]; 5] = [
@@ -180,45 +359,99 @@ mod tests {
         &[10, 300_000, 10, 10, 70_000, 70_000, 70_000, 70_000, 1],
     ];
 
+    /// The subtree root over blocks `from..from + 2^depth` of `data`, the slow way.
+    fn subtree(data: &[Vec<u8>], first: u64, from: u64, depth: u32) -> Node {
+        let mut level: Vec<Node> = (from..from + (1 << depth))
+            .map(|i| {
+                let b = &data[(i - first) as usize];
+                Node {
+                    index: 2 * i,
+                    hash: hash_leaf(b),
+                    size: b.len() as u64,
+                }
+            })
+            .collect();
+        while level.len() > 1 {
+            level = level.chunks(2).map(|p| parent_node(&p[0], &p[1])).collect();
+        }
+        level[0]
+    }
+
+    fn check(first: u64, sizes: &[usize], chunk: &Chunk, data: &[Vec<u8>], out: &[Hash]) {
+        for (i, h) in out.iter().enumerate() {
+            assert_eq!(*h, hash_leaf(&data[i]), "sizes {sizes:?}");
+        }
+        let mut known = KnownParents::default();
+        let mut again = vec![Hash([0; 32]); out.len()];
+        chunk.hash_all(&mut again, &mut known);
+        for index in known.indexes() {
+            let (depth, offset) = (flat_tree::depth(index), flat_tree::offset(index));
+            let node = subtree(data, first, offset << depth, depth);
+            assert_eq!(node.index, index);
+            assert_eq!(known.get(depth, offset), Some(node.hash), "node {index}");
+        }
+    }
+
     #[test]
-    fn every_block_gets_its_leaf_hash() {
-        for sizes in SIZES {
-            let chunk = chunk_of(sizes);
-            let mut out = vec![Hash([0; 32]); sizes.len()];
-            chunk.hash_all(&mut LeafScratch::default(), &mut out);
-            for (i, h) in out.iter().enumerate() {
-                assert_eq!(*h, hash_leaf(chunk.block(i)), "sizes {sizes:?}");
+    fn every_block_gets_its_leaf_hash_and_aligned_units_their_parents() {
+        for first in [0, 3, 8, 13] {
+            for sizes in SIZES {
+                let (chunk, data) = chunk_of(first, sizes);
+                let mut out = vec![Hash([0; 32]); sizes.len()];
+                chunk.hash_all(&mut out, &mut KnownParents::default());
+                check(first, sizes, &chunk, &data, &out);
             }
         }
+        // 17 blocks from 0: units 0..8 and 8..16 have 7 parents each.
+        let (chunk, _) = chunk_of(0, &[1024; 17]);
+        let mut known = KnownParents::default();
+        chunk.hash_all(&mut vec![Hash([0; 32]); 17], &mut known);
+        assert_eq!(known.indexes().len(), 14);
     }
 
     #[test]
     fn a_second_thread_shares_the_units_and_a_late_one_finds_none() {
         for sizes in SIZES {
-            let chunk = Arc::new(chunk_of(sizes));
+            let data: Vec<Vec<u8>> = sizes
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| vec![i as u8; s])
+                .collect();
+            let blocks: Vec<&[u8]> = data.iter().map(|v| v.as_slice()).collect();
+            let mut chunk = Chunk::default();
+            let mut spare = Vec::new();
+            chunk.plan(5, sizes.iter().map(|&s| s as u64), &mut spare);
+            let chunk = Arc::new(chunk);
             let mut out = vec![Hash([0; 32]); sizes.len()];
             std::thread::scope(|s| {
+                // The other thread starts before the units are filled in.
                 let other = Arc::clone(&chunk);
-                s.spawn(move || other.help(&mut LeafScratch::default()));
-                chunk.hash_all(&mut LeafScratch::default(), &mut out);
+                s.spawn(move || other.help());
+                chunk.fill(&blocks, &mut spare);
+                chunk.hash_all(&mut out, &mut KnownParents::default());
             });
             // A helper that starts after everything is hashed claims nothing.
-            chunk.help(&mut LeafScratch::default());
-            for (i, h) in out.iter().enumerate() {
-                assert_eq!(*h, hash_leaf(chunk.block(i)), "sizes {sizes:?}");
-            }
+            chunk.help();
+            check(5, sizes, &chunk, &data, &out);
         }
     }
 
     #[test]
     fn a_unit_claimed_but_never_hashed_is_hashed_by_the_caller() {
-        let chunk = chunk_of(&[1024; 40]);
+        let (chunk, data) = chunk_of(0, &[1024; 40]);
         // A helper that claimed unit 0 and was then paused for good.
         chunk.next.fetch_add(1, Ordering::Relaxed);
         let mut out = vec![Hash([0; 32]); 40];
-        chunk.hash_all(&mut LeafScratch::default(), &mut out);
-        for (i, h) in out.iter().enumerate() {
-            assert_eq!(*h, hash_leaf(chunk.block(i)));
-        }
+        chunk.hash_all(&mut out, &mut KnownParents::default());
+        check(0, &[1024; 40], &chunk, &data, &out);
+    }
+
+    #[test]
+    fn a_replanned_chunk_reuses_its_buffers() {
+        let (mut chunk, _) = chunk_of(0, &[1024; 40]);
+        let mut spare = Vec::new();
+        chunk.plan(40, [1u64; 3].into_iter(), &mut spare);
+        assert_eq!(spare.len(), 5);
+        assert_eq!(chunk.unit_count(), 1);
     }
 }

@@ -20,7 +20,6 @@ use std::thread::JoinHandle;
 
 use crate::append_chunk::Chunk;
 use crate::crypto::{Hash, SecretKey, Signature};
-use crate::leaf_hash::LeafScratch;
 use crate::limits::HELPER_MIN_BYTES;
 
 /// What the helper is shown: a chunk to hash units of, or a batch's root digest to sign.
@@ -83,8 +82,8 @@ pub(crate) struct Helping {
 
 impl Helping {
     /// Decide for a batch from its first chunk, starting the helper if it is worth it.
-    pub(crate) fn begin(&mut self, first: &Chunk) {
-        self.via = first.data.len() >= HELPER_MIN_BYTES && threads() >= 2;
+    pub(crate) fn begin(&mut self, first_bytes: usize) {
+        self.via = first_bytes >= HELPER_MIN_BYTES && threads() >= 2;
         if self.via && self.helper.is_none() && !self.no_helper {
             self.helper = Helper::spawn();
             self.no_helper = self.helper.is_none();
@@ -174,7 +173,6 @@ impl Drop for Helper {
 const SPINS: usize = 4000;
 
 fn serve(chunks: &Receiver<Job>) {
-    let mut scratch = LeafScratch::default();
     loop {
         let mut next = None;
         for _ in 0..SPINS {
@@ -195,7 +193,7 @@ fn serve(chunks: &Receiver<Job>) {
             },
         };
         match job {
-            Job::Hash(chunk) => chunk.help(&mut scratch),
+            Job::Hash(chunk) => chunk.help(),
             Job::Sign(job) => job.run(),
         }
     }
@@ -209,25 +207,56 @@ pub(crate) fn threads() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::{Hash, hash_leaf};
+    use crate::append_chunk::KnownParents;
+    use crate::crypto::{KeyPair, hash_leaf};
 
     #[test]
     fn chunks_shown_to_the_helper_hash_right_whoever_claims_each_unit() {
         let mut helping = Helping::default();
+        let mut spare = Vec::new();
+        let mut chunk = Arc::new(Chunk::default());
         for round in 0..200usize {
-            let mut chunk = Chunk::default();
-            for i in 0..(round % 50 + 40) {
-                chunk.push(&vec![(i + round) as u8; 1024 + i]);
+            let data: Vec<Vec<u8>> = (0..(round % 50 + 40))
+                .map(|i| vec![(i + round) as u8; 1024 + i])
+                .collect();
+            let blocks: Vec<&[u8]> = data.iter().map(|v| v.as_slice()).collect();
+            if Arc::get_mut(&mut chunk).is_none() {
+                chunk = Arc::default();
             }
-            chunk.seal();
-            helping.begin(&chunk);
-            let chunk = Arc::new(chunk);
+            let Some(c) = Arc::get_mut(&mut chunk) else {
+                panic!("a fresh chunk is not shared");
+            };
+            c.plan(
+                round as u64,
+                blocks.iter().map(|b| b.len() as u64),
+                &mut spare,
+            );
+            helping.begin(blocks.iter().map(|b| b.len()).sum());
             helping.share(&chunk);
+            chunk.fill(&blocks, &mut spare);
             let mut out = vec![Hash([0; 32]); chunk.len()];
-            chunk.hash_all(&mut LeafScratch::default(), &mut out);
+            chunk.hash_all(&mut out, &mut KnownParents::default());
             for (i, h) in out.iter().enumerate() {
-                assert_eq!(*h, hash_leaf(chunk.block(i)), "round {round} block {i}");
+                assert_eq!(*h, hash_leaf(blocks[i]), "round {round} block {i}");
             }
+        }
+    }
+
+    #[test]
+    fn the_helper_or_the_caller_signs_the_same_bytes() {
+        let keys = KeyPair::from_seed(&[7; 32]);
+        let mut helping = Helping::default();
+        helping.begin(HELPER_MIN_BYTES);
+        for round in 0..50u8 {
+            let root = Hash([round; 32]);
+            let Some(job) = helping.sign(&keys.secret, root) else {
+                panic!("the batch uses the helper");
+            };
+            if round % 2 == 0 {
+                // Give the helper time to take the job.
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            assert_eq!(job.wait_or_sign(), keys.secret.sign(&root), "round {round}");
         }
     }
 }

@@ -19,6 +19,39 @@ const COPY_MAX: usize = 16 * 1024;
 const GROUP: usize = 8;
 /// Bytes of the leaf prefix: the type byte and the length.
 const PREFIX: usize = 9;
+/// Bytes of the leaf prefix, for callers laying out preimages.
+pub(crate) const LEAF_PREFIX: usize = PREFIX;
+/// Bytes of a parent preimage: type, size, left hash, right hash.
+pub(crate) const PARENT_PREIMAGE: usize = 1 + 8 + 32 + 32;
+
+/// The prefix of a leaf preimage: `0x00 || u64be(len)`.
+pub(crate) fn leaf_prefix(len: u64) -> [u8; PREFIX] {
+    let mut prefix = [0u8; PREFIX];
+    prefix[1..].copy_from_slice(&len.to_be_bytes());
+    prefix
+}
+
+/// A parent preimage: `0x01 || u64be(size) || left || right`.
+pub(crate) fn parent_preimage(size: u64, left: &Hash, right: &Hash) -> [u8; PARENT_PREIMAGE] {
+    let mut p = [0u8; PARENT_PREIMAGE];
+    p[0] = 1;
+    p[1..9].copy_from_slice(&size.to_be_bytes());
+    p[9..41].copy_from_slice(&left.0);
+    p[41..].copy_from_slice(&right.0);
+    p
+}
+
+/// The BLAKE2b-256 hashes of whole preimages (at most [`GROUP`]), in SIMD lanes.
+pub(crate) fn hash_preimages(preimages: &[&[u8]], out: &mut [Hash]) {
+    debug_assert!(preimages.len() <= GROUP && preimages.len() == out.len());
+    let params = params();
+    let mut jobs: [Option<HashManyJob<'_>>; GROUP] =
+        std::array::from_fn(|k| preimages.get(k).map(|p| HashManyJob::new(&params, p)));
+    hash_many(jobs.iter_mut().flatten());
+    for (h, job) in out.iter_mut().zip(jobs.iter().flatten()) {
+        *h = to_hash(job.to_hash().as_bytes());
+    }
+}
 
 fn params() -> Params {
     let mut p = Params::new();

@@ -38,6 +38,15 @@ pub trait Storage: Send {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
     /// Write `data` at `offset`, growing the slot (with zeros) as needed.
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// Write `parts` back to back from `offset`, as one [`Storage::write_at`] of their
+    /// concatenation does (which is what this default does, copying them together).
+    fn write_parts_at(&mut self, offset: u64, parts: &[&[u8]]) -> io::Result<()> {
+        match parts {
+            [] => Ok(()),
+            [one] => self.write_at(offset, one),
+            _ => self.write_at(offset, &parts.concat()),
+        }
+    }
     /// Current length in bytes (0 for a slot never written).
     fn len(&self) -> io::Result<u64>;
     /// Whether the slot holds no bytes.
@@ -127,6 +136,30 @@ impl Storage for FileStorage {
 
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.file_for_write()?.write_all_at(data, offset)
+    }
+
+    /// One `lseek` and `writev` per 1024 parts (the kernel's limit) instead of a copy.
+    fn write_parts_at(&mut self, offset: u64, parts: &[&[u8]]) -> io::Result<()> {
+        use std::io::{IoSlice, Seek, SeekFrom, Write};
+        let mut file = self.file_for_write()?;
+        file.seek(SeekFrom::Start(offset))?;
+        for group in parts.chunks(1024) {
+            let mut slices: Vec<IoSlice<'_>> = group
+                .iter()
+                .filter(|p| !p.is_empty())
+                .map(|p| IoSlice::new(p))
+                .collect();
+            let mut rest = &mut slices[..];
+            while !rest.is_empty() {
+                match file.write_vectored(rest) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
     }
 
     fn len(&self) -> io::Result<u64> {

@@ -11,6 +11,7 @@
 use blake2b_simd::Params;
 use blake2b_simd::many::{HashManyJob, hash_many};
 
+use crate::append_chunk::KnownParents;
 use crate::crypto::Hash;
 use crate::error::FeedError;
 use crate::flat_tree;
@@ -26,19 +27,23 @@ pub(crate) struct Grower {
     level: Vec<Node>,
     next: Vec<Node>,
     preimages: Vec<u8>,
+    /// Positions in `next` of the parents being hashed.
+    pending: Vec<usize>,
     new_roots: Vec<Node>,
 }
 
 impl Grower {
     /// Add leaves `start..start + sizes.len()` (sizes and hashes in order) to the tree whose
     /// roots are `roots` (the nodes at `full_roots(2 * start)`, ascending), replacing `roots`
-    /// with the new ones. `emit` sees every new node: the leaves, then each level's parents.
+    /// with the new ones. Parents in `known` are taken from there rather than hashed. `emit`
+    /// sees every new node: the leaves, then each level's parents.
     pub(crate) fn grow(
         &mut self,
         roots: &mut Vec<Node>,
         start: u64,
         sizes: &[u64],
         hashes: &[Hash],
+        known: &KnownParents,
         mut emit: impl FnMut(&Node),
     ) -> Result<(), FeedError> {
         debug_assert_eq!(sizes.len(), hashes.len());
@@ -85,7 +90,7 @@ impl Grower {
             } else {
                 None
             };
-            self.parents(depth, first, lo..hi, left_of_first);
+            self.parents(depth, first, lo..hi, left_of_first, known);
             for node in &self.next {
                 emit(node);
             }
@@ -99,17 +104,19 @@ impl Grower {
     }
 
     /// Hash the parents at offsets `range` of level `depth + 1` from `self.level` (level
-    /// `depth`, first offset `first`) into `self.next`, all in SIMD lanes.
+    /// `depth`, first offset `first`) into `self.next`, those not in `known` in SIMD lanes.
     fn parents(
         &mut self,
         depth: u32,
         first: u64,
         range: std::ops::Range<u64>,
         left_of_first: Option<Node>,
+        known: &KnownParents,
     ) {
         let child = |o: u64, level: &[Node]| level[(o - first) as usize];
         self.preimages.clear();
         self.next.clear();
+        self.pending.clear();
         for o in range.clone() {
             let left = match left_of_first {
                 Some(node) if o == range.start => node,
@@ -117,15 +124,25 @@ impl Grower {
             };
             let right = child(2 * o + 1, &self.level);
             let size = left.size.wrapping_add(right.size);
-            self.preimages.push(1);
-            self.preimages.extend_from_slice(&size.to_be_bytes());
-            self.preimages.extend_from_slice(&left.hash.0);
-            self.preimages.extend_from_slice(&right.hash.0);
+            let hash = match known.get(depth + 1, o) {
+                Some(hash) => hash,
+                None => {
+                    self.pending.push(self.next.len());
+                    self.preimages.push(1);
+                    self.preimages.extend_from_slice(&size.to_be_bytes());
+                    self.preimages.extend_from_slice(&left.hash.0);
+                    self.preimages.extend_from_slice(&right.hash.0);
+                    Hash([0; 32])
+                }
+            };
             self.next.push(Node {
                 index: flat_tree::index(depth + 1, o),
-                hash: Hash([0; 32]),
+                hash,
                 size,
             });
+        }
+        if self.pending.is_empty() {
+            return;
         }
         let mut params = Params::new();
         params.hash_length(32);
@@ -135,8 +152,11 @@ impl Grower {
             .map(|p| HashManyJob::new(&params, p))
             .collect();
         hash_many(jobs.iter_mut());
-        for (node, job) in self.next.iter_mut().zip(&jobs) {
-            node.hash.0.copy_from_slice(&job.to_hash().as_bytes()[..32]);
+        for (&k, job) in self.pending.iter().zip(&jobs) {
+            self.next[k]
+                .hash
+                .0
+                .copy_from_slice(&job.to_hash().as_bytes()[..32]);
         }
     }
 }
@@ -210,7 +230,14 @@ mod tests {
                 push_one(&mut reference_roots, node, &mut reference);
             }
             grower
-                .grow(&mut roots, at, &sizes, &hashes, |n| grown.push(*n))
+                .grow(
+                    &mut roots,
+                    at,
+                    &sizes,
+                    &hashes,
+                    &KnownParents::default(),
+                    |n| grown.push(*n),
+                )
                 .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(roots, reference_roots, "roots after {at}+{n}");
             at += n;
@@ -233,7 +260,8 @@ mod tests {
     #[test]
     fn missing_old_root_is_an_error() {
         let mut roots = Vec::new();
-        let err = Grower::default().grow(&mut roots, 1, &[1], &[Hash([0; 32])], |_| {});
+        let known = KnownParents::default();
+        let err = Grower::default().grow(&mut roots, 1, &[1], &[Hash([0; 32])], &known, |_| {});
         assert!(matches!(err, Err(FeedError::Corrupt { index: 0, .. })));
     }
 

@@ -190,6 +190,33 @@ pub fn import_and_sync(
 ) -> anyhow::Result<ImportReport> {
     let report = import(archive, dir, opts)
         .with_context(|| format!("importing {} failed", dir.display()))?;
+    sync_if(archive, report, sync)
+}
+
+/// [`import_and_sync`] of what a folder watcher found changed.
+pub fn import_pending_and_sync(
+    archive: &mut Archive,
+    dir: &Path,
+    opts: &ImportOptions,
+    pending: &dat_drive::Pending,
+) -> anyhow::Result<ImportReport> {
+    let report = match pending {
+        dat_drive::Pending::All => import(archive, dir, opts),
+        dat_drive::Pending::Paths(paths) => {
+            let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+            dat_drive::import_paths(archive, dir, &paths, opts)
+        }
+    }
+    .with_context(|| format!("importing {} failed", dir.display()))?;
+    sync_if(archive, report, false)
+}
+
+/// Sync both feeds when `sync` or when `report` says something was appended.
+fn sync_if(
+    archive: &mut Archive,
+    report: ImportReport,
+    sync: bool,
+) -> anyhow::Result<ImportReport> {
     if sync || changed(&report) {
         archive
             .content_mut()

@@ -3,6 +3,9 @@
 //! than the archive's entry; entries whose file is gone are deleted; directories are not
 //! recorded (dat-node imports with `ignoreDirs`).
 //!
+//! [`import_paths`] does the same for only the paths a folder watcher reported changed, so
+//! that one new file in a folder of millions costs one file's import, not a walk.
+//!
 //! Cost per file is a lookup and an index computation over the file's own directories (the
 //! entry cache keeps those warm), never a scan of the archive; memory is the pending siblings
 //! of the directories on the current path.
@@ -74,32 +77,88 @@ pub fn import(
     src: &Path,
     opts: &ImportOptions,
 ) -> Result<ImportReport, DriveError> {
-    if !archive.writable() {
-        return Err(DriveError::NotWritable);
+    let mut importer = Importer::new(archive, src, opts)?;
+    importer.walk(String::new())?;
+    Ok(importer.report)
+}
+
+/// Import only `paths` of `src` (relative, `/`-separated): what [`import`] would do for
+/// them. A path that is a folder is walked as a whole, a path that is gone is deleted from
+/// the archive (with everything under it), a path inside an ignored folder or with a name
+/// dat refuses is skipped. A change to `.datignore` changes what every path means: then the
+/// whole folder is imported.
+pub fn import_paths<S: AsRef<str>>(
+    archive: &mut Archive,
+    src: &Path,
+    paths: &[S],
+    opts: &ImportOptions,
+) -> Result<ImportReport, DriveError> {
+    if opts.use_datignore && paths.iter().any(|p| p.as_ref() == ".datignore") {
+        return import(archive, src, opts);
     }
-    let mut patterns = opts.ignore.clone();
-    if opts.use_datignore {
-        match fs::read_to_string(src.join(".datignore")) {
-            Ok(text) => patterns.extend(text.lines().map(String::from)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(DriveError::io(src.join(".datignore"))(e)),
+    let mut paths: Vec<&str> = paths
+        .iter()
+        .map(|p| p.as_ref().trim_matches('/'))
+        .filter(|p| !p.is_empty())
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    let mut importer = Importer::new(archive, src, opts)?;
+    let mut walked: Option<&str> = None;
+    for rel in paths {
+        // Already covered by a folder walked whole just before (sorted: it comes first).
+        if walked.is_some_and(|w| rel.strip_prefix(w).is_some_and(|r| r.starts_with('/'))) {
+            continue;
+        }
+        let path = src.join(rel);
+        let meta = fs::symlink_metadata(&path);
+        if importer.skipped(rel, meta.as_ref().is_ok_and(|m| m.is_dir())) {
+            continue;
+        }
+        match meta {
+            Ok(m) if m.is_dir() => {
+                importer.walk(rel.to_string())?;
+                walked = Some(rel);
+            }
+            Ok(_) => importer.import_file(rel)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if importer.delete_removed {
+                    importer.delete_tree(&format!("/{rel}"))?;
+                }
+            }
+            Err(e) => return Err(DriveError::io(&path)(e)),
         }
     }
-    let ignore = Ignore::new(patterns.iter().map(String::as_str), opts.ignore_hidden)?;
-    let indexing = match archive.working_dir() {
-        Some(dir) => same_dir(&dir, src),
-        None => false,
-    };
-    let mut importer = Importer {
-        archive,
-        src: src.to_path_buf(),
-        ignore,
-        indexing,
-        delete_removed: opts.delete_removed,
-        report: ImportReport::default(),
-    };
-    importer.run()?;
     Ok(importer.report)
+}
+
+impl<'a> Importer<'a> {
+    fn new(archive: &'a mut Archive, src: &Path, opts: &ImportOptions) -> Result<Self, DriveError> {
+        if !archive.writable() {
+            return Err(DriveError::NotWritable);
+        }
+        let mut patterns = opts.ignore.clone();
+        if opts.use_datignore {
+            match fs::read_to_string(src.join(".datignore")) {
+                Ok(text) => patterns.extend(text.lines().map(String::from)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(DriveError::io(src.join(".datignore"))(e)),
+            }
+        }
+        let ignore = Ignore::new(patterns.iter().map(String::as_str), opts.ignore_hidden)?;
+        let indexing = match archive.working_dir() {
+            Some(dir) => same_dir(&dir, src),
+            None => false,
+        };
+        Ok(Importer {
+            archive,
+            src: src.to_path_buf(),
+            ignore,
+            indexing,
+            delete_removed: opts.delete_removed,
+            report: ImportReport::default(),
+        })
+    }
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
@@ -118,9 +177,27 @@ fn child(dir: &str, name: &str) -> String {
 }
 
 impl Importer<'_> {
-    fn run(&mut self) -> Result<(), DriveError> {
+    /// Whether a walk would never reach `rel` (a folder if `is_dir`): it, or a folder above
+    /// it, is ignored, or a name on the way is one dat refuses.
+    fn skipped(&self, rel: &str, is_dir: bool) -> bool {
+        let mut end = 0;
+        for part in rel.split('/') {
+            end += part.len();
+            let is_dir = end < rel.len() || is_dir;
+            if crate::name::check_component(part).is_err()
+                || self.ignore.is_ignored(&rel[..end], is_dir)
+            {
+                return true;
+            }
+            end += 1;
+        }
+        false
+    }
+
+    /// Import the folder `rel` (`""`: the root) and everything under it.
+    fn walk(&mut self, rel: String) -> Result<(), DriveError> {
         // Stack of (relative path, is_dir); popping yields a sorted depth-first walk.
-        let mut stack = vec![(String::new(), true)];
+        let mut stack = vec![(rel, true)];
         while let Some((rel, is_dir)) = stack.pop() {
             if is_dir {
                 let children = self.read_dir(&rel)?;

@@ -10,14 +10,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use dat_drive::{Archive, Debounce, FolderWatcher, ImportOptions};
+use dat_drive::{
+    Archive, Debounce, FolderChange, FolderEvent, FolderWatcher, ImportOptions, Pending,
+};
 use dat_net::replication::Drive;
 use tokio::sync::Notify;
 
 use super::net_common::{
     PeerArgs, Reporter, drive_options, runtime, shutdown_signal, start_discovery, start_serving,
 };
-use crate::local::{ImportFlags, changed, import_and_sync, open, open_for_import};
+use crate::local::{
+    ImportFlags, changed, import_and_sync, import_pending_and_sync, open, open_for_import,
+};
 use crate::output::{Output, describe, human_bytes, json_string};
 use crate::progress::{Counters, ImportProgress};
 
@@ -87,7 +91,11 @@ impl Watching {
             Ok(Ok(watcher)) => {
                 // Anything changed between the first import and the watch is imported now.
                 if let Ok(mut d) = debounce.lock() {
-                    d.event(dat_drive::FolderEvent::Changed, std::time::Instant::now());
+                    let all = FolderChange {
+                        event: FolderEvent::Changed,
+                        paths: None,
+                    };
+                    d.event(all, std::time::Instant::now());
                 }
                 Self::Notified {
                     _watcher: watcher,
@@ -109,16 +117,19 @@ impl Watching {
         }
     }
 
-    /// Returns when it is time to import (never when off).
-    async fn due(&self) {
+    /// Returns what to import when it is time (never when off).
+    async fn due(&self) -> Pending {
         match self {
             Self::Off => std::future::pending().await,
-            Self::Polling(interval) => tokio::time::sleep(*interval).await,
+            Self::Polling(interval) => {
+                tokio::time::sleep(*interval).await;
+                Pending::All
+            }
             Self::Notified { debounce, wake, .. } => loop {
                 let deadline = match debounce.lock() {
                     Ok(mut d) => {
-                        if d.due(std::time::Instant::now()) {
-                            return;
+                        if let Some(pending) = d.due(std::time::Instant::now()) {
+                            return pending;
                         }
                         d.deadline()
                     }
@@ -205,11 +216,12 @@ async fn serve(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            () = watching.due() => {
+            pending = watching.due() => {
                 let (d, a, o) = (drive.clone(), args.clone(), opts.clone());
                 let result = tokio::task::spawn_blocking(move || {
                     d.with_archive_blocking(|archive| {
-                        import_and_sync(archive, &a.dir, &o, false).map(|r| (r, archive.version()))
+                        import_pending_and_sync(archive, &a.dir, &o, &pending)
+                            .map(|r| (r, archive.version()))
                     })
                 })
                 .await

@@ -1,7 +1,7 @@
 //! W7: one new 4 KiB file in a shared archive of 10k small files (1–4 KiB in 100 folders)
 //! that a live clone follows: the time from writing the file into the sharer's folder until
 //! the clone's folder holds it (right size and sha256), and the wire bytes in that window.
-//! Rust: `dat share` (watching the folder; its default check every 1000 ms) → `dat sync
+//! Rust: `dat share` (notified of changes by inotify; it imports the changed paths) → `dat sync
 //! --peer` on a finished `dat clone`; JS: the JS CLI's `dat share` (which watches the folder
 //! for changes) → `net-bench.js clone --live` on a finished clone (dat-node as `dat sync`
 //! runs it). Also when the sharer had imported the file (its metadata feed grew), sampled
@@ -169,8 +169,8 @@ pub fn run(options: &Options) -> (Vec<Row>, Vec<String>) {
         js: median_side(&js.ms, &js.cpu, &js.rss),
         check: "sha256 of the new file in the clone ✓ both".into(),
         note: format!(
-            "lower is better; of which until the sharer had imported it {:.0} / {:.0} ms (Rust \
-             `dat share` checks the folder every 1000 ms, JS watches it), from then on {:.0} / \
+            "lower is better; of which until the sharer had imported it {:.0} / {:.0} ms (both \
+             watch the folder: inotify, 20 ms after the file is closed / fs.watch), from then on {:.0} / \
              {:.0} ms; wire {} / {}; CPU = the follower (`dat sync` / JS live clone) in that \
              window, RSS its peak",
             median(rust.import_ms.clone()),

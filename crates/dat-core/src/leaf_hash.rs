@@ -6,11 +6,14 @@
 //! first (prefix) block and the last block of every leaf one lane at a time, which for 1 KiB
 //! blocks is 2 of 9 compressions at a third of the speed. So small blocks are copied, a few at
 //! a time (the copy stays in L1), behind their prefix and hashed whole with `hash_many`; large
-//! blocks, where two single-lane compressions are noise, are hashed in place.
+//! blocks, where two single-lane compressions are noise, are hashed in place. Groups of more
+//! than four whole preimages go through the 8-lane AVX-512 kernel of [`crate::blake2b_lanes`]
+//! instead where the CPU has it (~20% faster per leaf than the 4-lane AVX2 kernel here).
 
 use blake2b_simd::Params;
 use blake2b_simd::many::{HashManyJob, hash_many, update_many};
 
+use crate::blake2b_lanes;
 use crate::crypto::Hash;
 
 /// Blocks up to this size are copied behind their prefix and hashed whole in SIMD lanes.
@@ -41,9 +44,19 @@ pub(crate) fn parent_preimage(size: u64, left: &Hash, right: &Hash) -> [u8; PARE
     p
 }
 
-/// The BLAKE2b-256 hashes of whole preimages (at most [`GROUP`]), in SIMD lanes.
+/// The BLAKE2b-256 hashes of whole preimages (at most [`GROUP`]), in SIMD lanes: more than
+/// four in the 8-lane AVX-512 kernel where the CPU has it, else in `blake2b_simd`'s.
 pub(crate) fn hash_preimages(preimages: &[&[u8]], out: &mut [Hash]) {
     debug_assert!(preimages.len() <= GROUP && preimages.len() == out.len());
+    if preimages.len() > blake2b_lanes::LANES / 2 && blake2b_lanes::available() {
+        let mut digests = [[0u8; 32]; blake2b_lanes::LANES];
+        let n = preimages.len();
+        blake2b_lanes::hash_many(preimages, &mut digests[..n]);
+        for (h, d) in out.iter_mut().zip(&digests) {
+            *h = Hash(*d);
+        }
+        return;
+    }
     let params = params();
     let mut jobs: [Option<HashManyJob<'_>>; GROUP] =
         std::array::from_fn(|k| preimages.get(k).map(|p| HashManyJob::new(&params, p)));
@@ -91,7 +104,7 @@ pub(crate) fn hash_into(blocks: &[&[u8]], out: &mut [Hash], scratch: &mut LeafSc
             .count();
         if small > 0 {
             let out = &mut out[i..i + small];
-            hash_group(&params, &blocks[i..i + small], out, &mut scratch.preimages);
+            hash_group(&blocks[i..i + small], out, &mut scratch.preimages);
             i += small;
             continue;
         }
@@ -105,7 +118,7 @@ pub(crate) fn hash_into(blocks: &[&[u8]], out: &mut [Hash], scratch: &mut LeafSc
 }
 
 /// Up to `GROUP` small blocks: copy each behind its prefix, then hash them whole in SIMD lanes.
-fn hash_group(params: &Params, blocks: &[&[u8]], out: &mut [Hash], buf: &mut Vec<u8>) {
+fn hash_group(blocks: &[&[u8]], out: &mut [Hash], buf: &mut Vec<u8>) {
     debug_assert!(blocks.len() <= GROUP);
     let mut ends = [0usize; GROUP];
     buf.clear();
@@ -117,12 +130,9 @@ fn hash_group(params: &Params, blocks: &[&[u8]], out: &mut [Hash], buf: &mut Vec
     }
     let start = |k: usize| if k == 0 { 0 } else { ends[k - 1] };
     let n = blocks.len();
-    let mut jobs: [Option<HashManyJob<'_>>; GROUP] =
-        std::array::from_fn(|k| (k < n).then(|| HashManyJob::new(params, &buf[start(k)..ends[k]])));
-    hash_many(jobs.iter_mut().flatten());
-    for (h, job) in out.iter_mut().zip(jobs.iter().flatten()) {
-        *h = to_hash(job.to_hash().as_bytes());
-    }
+    let preimages: [&[u8]; GROUP] =
+        std::array::from_fn(|k| if k < n { &buf[start(k)..ends[k]] } else { &[] });
+    hash_preimages(&preimages[..n], out);
 }
 
 /// Blocks hashed from the caller's memory: the prefix goes into each state's buffer and the

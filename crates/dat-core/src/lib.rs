@@ -12,6 +12,7 @@ mod append_chunk;
 mod append_helper;
 pub mod bitfield;
 mod bitfield_pages;
+mod blake2b_lanes;
 pub mod crypto;
 pub mod dat_dir;
 mod error;

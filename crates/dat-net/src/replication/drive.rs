@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dat_core::{DatDir, DiscoveryKey, Feed, FeedError, FeedStorage, PublicKey};
-use dat_drive::{Archive, ContentData, DriveError};
+use dat_drive::{Archive, ChangeKind, ContentData, DriveError};
 use dat_wire::Claims;
 use tokio::sync::{Mutex, MutexGuard, broadcast, watch};
 
@@ -556,19 +556,11 @@ impl State {
         self.progress.content.have_bytes = self.content_bytes_stored();
     }
 
-    /// Bytes of the live files stored, prorated by blocks for partly stored files.
+    /// Bytes of the live files stored, prorated by blocks for partly stored ones.
     fn content_bytes_stored(&self) -> u64 {
         let Some(a) = &self.archive else { return 0 };
         let content = a.content();
-        let mut total = 0u64;
-        for (_, st) in self.latest.files() {
-            if st.is_file() && st.blocks() > 0 {
-                let have = content.downloaded(st.offset()..st.offset() + st.blocks());
-                let bytes = u128::from(st.size()) * u128::from(have) / u128::from(st.blocks());
-                total = total.saturating_add(u64::try_from(bytes).unwrap_or(u64::MAX));
-            }
-        }
-        total
+        self.latest.stored_bytes(|r| content.downloaded(r))
     }
 
     /// Ask for `range` of `kind` in addition to what is wanted (sparse mode).
@@ -680,16 +672,23 @@ impl State {
     }
 
     /// Size the working files of the latest version and create the empty ones and the
-    /// directories (blocks only ever create the files they land in); record the version
-    /// whose old content is cleared (`.dat/metadata.latest`, as hyperdrive does).
+    /// directories (blocks only ever create the files they land in): those that changed
+    /// since the version finished last (all, the first time). Record the version whose old
+    /// content is cleared (`.dat/metadata.latest`, as hyperdrive does).
     fn finish_files(&mut self) -> Result<(), Error> {
         let Store::Dat { dir, dat } = &self.store else {
             return Ok(());
         };
-        for (name, st) in self.latest.files() {
-            super::finish::size_file(dir, name, st)?;
-        }
         let version = self.archive.as_ref().map_or(0, Archive::version);
+        if let Some(a) = &self.archive {
+            let since = self.completed.filter(|v| *v <= version).unwrap_or(0);
+            for change in a.diff(since, version)? {
+                let change = change?;
+                if let (ChangeKind::Put, Some(st)) = (change.kind, change.stat) {
+                    super::finish::size_file(dir, &change.name, &st)?;
+                }
+            }
+        }
         let path = dat.dir().join("metadata.latest");
         std::fs::write(&path, version.to_be_bytes())
             .map_err(|source| Error::Io { path, source })?;

@@ -241,7 +241,10 @@ mod tests {
     fn subtract_ranges() {
         assert_eq!(subtract(0..10, &[2..3, 5..7]), vec![0..2, 3..5, 7..10]);
         assert_eq!(subtract(3..6, &[0..4, 5..9]), vec![4..5]);
-        assert_eq!(subtract(3..6, &[0..9]), Vec::<Range<u64>>::new());
+        assert_eq!(
+            subtract(3..6, std::slice::from_ref(&(0..9))),
+            Vec::<Range<u64>>::new()
+        );
     }
 
     /// Spans against a table of files, through random puts and removes of disjoint files.

@@ -579,3 +579,44 @@ fn check_wide_archive(fanout: u64, depth: u32, files: u64) {
 fn million_entries_ls_and_stat() {
     check_wide_archive(10, 4, 100);
 }
+
+/// `dat create --title --description` writes `dat.json` as dat's create does (toiletdb's
+/// pretty JSON: title, description, url), imports it, and keeps keys it did not set.
+#[test]
+fn create_writes_dat_json() {
+    let env = Env::new();
+    let dir = env.path("d");
+    write(&dir, "data.csv", b"a,b\n1,2\n");
+    let d = dir.to_str().unwrap();
+    let created = env.json(&[
+        "create",
+        d,
+        "--title",
+        "Ocean \"temps\"",
+        "--description",
+        "ünïcode",
+    ]);
+    let key = created[0]["key"].as_str().unwrap().to_string();
+    let text = std::fs::read_to_string(dir.join("dat.json")).unwrap();
+    let want = format!(
+        "{{\n  \"title\": \"Ocean \\\"temps\\\"\",\n  \"description\": \"ünïcode\",\n  \"url\": \"dat://{key}\"\n}}"
+    );
+    assert_eq!(text, want);
+    assert_eq!(env.ok(&["cat", d, "/dat.json"]), want.as_bytes());
+
+    // Only the title changes; a key of the user's stays where it was.
+    let edited = text.replacen('{', "{\n  \"license\": \"CC-BY-4.0\",", 1);
+    std::fs::write(dir.join("dat.json"), &edited).unwrap();
+    env.ok(&["create", d, "--title", "Ocean temperatures"]);
+    let text = std::fs::read_to_string(dir.join("dat.json")).unwrap();
+    let json: Json = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["title"], "Ocean temperatures");
+    assert_eq!(json["description"], "ünïcode");
+    assert_eq!(json["license"], "CC-BY-4.0");
+    assert!(text.starts_with("{\n  \"license\""), "{text}");
+    assert_eq!(env.ok(&["cat", d, "/dat.json"]), text.as_bytes());
+
+    // Without the flags, dat.json is not touched.
+    env.ok(&["create", d]);
+    assert_eq!(std::fs::read_to_string(dir.join("dat.json")).unwrap(), text);
+}

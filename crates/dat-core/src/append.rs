@@ -19,14 +19,12 @@ use crate::append_helper::{Helping, threads};
 use crate::crypto::{Hash, Signature, hash_roots};
 use crate::error::{FeedError, io};
 use crate::feed::Feed;
-use crate::flat_tree;
 use crate::leaf_hash::{LeafScratch, hash_append};
 use crate::limits::{APPEND_CHUNK_BYTES, MAX_BLOCK_INDEX, PARALLEL_HASH_BYTES};
 use crate::node::{NODE_RECORD_LEN, Node};
 use crate::sleep::HEADER_LEN;
 use crate::storage::Slot;
 use crate::tree_grow::Grower;
-use crate::tree_index::TreeBits;
 
 /// Buffers reused across appends, so the hot path does not allocate once warm, and the
 /// helper thread.
@@ -222,9 +220,7 @@ impl Feed {
         // are set before the signature is written, so undone if that write fails.
         self.bitfield.checkpoint();
         self.bitfield.set_run(start, start + n);
-        for i in start..start + n {
-            TreeBits::set(&mut self.bitfield, flat_tree::leaf(i));
-        }
+        self.bitfield.set_tree_leaves(start, start + n);
         let signature = match (signing, self.secret.as_ref()) {
             (Some(job), _) => job.wait_or_sign(),
             (None, Some(secret)) => secret.sign(&root_hash),

@@ -280,6 +280,63 @@ impl Bitfield {
         self.set_byte(Region::Tree, byte_i, v)
     }
 
+    /// JS `TreeIndex.set` of the leaves of blocks `start..end`, in order (each leaf, then each
+    /// parent whose two children are set, climbing): the same bits, pages and lengths as
+    /// calling [`crate::tree_index::TreeBits::set`] on each leaf, with the tree bytes under
+    /// the new leaves worked on in a local copy (one page lookup per byte instead of one per
+    /// bit read or written). Bits outside that copy go to the pages directly.
+    pub fn set_tree_leaves(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        let first = (2 * start) >> 3;
+        let last = (2 * end - 2) >> 3;
+        let mut window: Vec<u8> = (first..=last)
+            .map(|b| self.get_byte(Region::Tree, b))
+            .collect();
+        // Bytes a bit was written to (even unchanged: writing allocates the page).
+        let mut touched = vec![false; window.len()];
+        let local = |n: u64| {
+            let b = n >> 3;
+            (first..=last)
+                .contains(&b)
+                .then(|| ((b - first) as usize, 128u8 >> (n & 7)))
+        };
+        for i in start..end {
+            let mut n = 2 * i;
+            let mut levels = 0;
+            loop {
+                let changed = match local(n) {
+                    Some((k, mask)) => {
+                        touched[k] = true;
+                        let old = window[k];
+                        window[k] |= mask;
+                        old & mask == 0
+                    }
+                    None => self.set_tree_bit(n, true),
+                };
+                levels += 1;
+                if !changed || levels > 64 {
+                    break;
+                }
+                let sibling = flat_tree::sibling(n);
+                let has_sibling = match local(sibling) {
+                    Some((k, mask)) => window[k] & mask != 0,
+                    None => self.get_tree(sibling),
+                };
+                if !has_sibling {
+                    break;
+                }
+                n = flat_tree::parent(n);
+            }
+        }
+        for (k, (&b, &t)) in window.iter().zip(&touched).enumerate() {
+            if t {
+                self.set_byte(Region::Tree, first + k as u64, b);
+            }
+        }
+    }
+
     /// Length of the tree region in bits (JS `tree.bitfield.length`).
     pub fn tree_len_bits(&self) -> u64 {
         self.tree_bytes.saturating_mul(8)
@@ -458,6 +515,44 @@ mod tests {
             && (a.pager_len, a.data_bytes, a.tree_bytes, a.index_bytes)
                 == (b.pager_len, b.data_bytes, b.tree_bytes, b.index_bytes)
             && a.dirty == b.dirty
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// `set_tree_leaves` against `TreeBits::set` on each leaf, from random tree bits
+        /// (sparse and dense, either page size) and after earlier runs.
+        #[test]
+        fn set_tree_leaves_equals_setting_each_leaf(
+            legacy in any::<bool>(),
+            preset in proptest::collection::vec(0u64..70_000, 0..300),
+            dense_to in 0u64..5000,
+            runs in proptest::collection::vec((0u64..40_000, 0u64..3000), 1..5),
+        ) {
+            use crate::tree_index::TreeBits;
+            let page_size = if legacy { 3328 } else { 3584 };
+            let mut fast = Bitfield::from_pages(page_size, &[]);
+            for i in 0..dense_to {
+                TreeBits::set(&mut fast, 2 * i);
+            }
+            for n in preset {
+                fast.set_tree_bit(n, true);
+            }
+            let mut slow = fast.clone();
+            let before = fast.clone();
+            fast.checkpoint();
+            for &(start, len) in &runs {
+                fast.set_tree_leaves(start, start + len);
+            }
+            fast.rollback();
+            prop_assert!(same(&fast, &before), "rollback restores everything");
+            for (start, len) in runs {
+                fast.set_tree_leaves(start, start + len);
+                for i in start..start + len {
+                    TreeBits::set(&mut slow, 2 * i);
+                }
+                prop_assert!(same(&fast, &slow), "run {}..{}", start, start + len);
+            }
+        }
     }
 
     proptest! {

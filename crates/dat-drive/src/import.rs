@@ -177,6 +177,12 @@ fn child(dir: &str, name: &str) -> String {
 }
 
 impl Importer<'_> {
+    /// Whether the walk leaves out `path` (whose last component is `name`): ignored, or a
+    /// name dat refuses.
+    fn excluded(&self, path: &str, name: &str, is_dir: bool) -> bool {
+        self.ignore.is_ignored(path, is_dir) || crate::name::check_component(name).is_err()
+    }
+
     /// Whether a walk would never reach `rel` (a folder if `is_dir`): it, or a folder above
     /// it, is ignored, or a name on the way is one dat refuses.
     fn skipped(&self, rel: &str, is_dir: bool) -> bool {
@@ -184,9 +190,7 @@ impl Importer<'_> {
         for part in rel.split('/') {
             end += part.len();
             let is_dir = end < rel.len() || is_dir;
-            if crate::name::check_component(part).is_err()
-                || self.ignore.is_ignored(&rel[..end], is_dir)
-            {
+            if self.excluded(&rel[..end], part, is_dir) {
                 return true;
             }
             end += 1;
@@ -230,9 +234,7 @@ impl Importer<'_> {
             };
             let ty = e.file_type().map_err(DriveError::io(e.path()))?;
             let is_dir = ty.is_dir();
-            if self.ignore.is_ignored(&child(rel, &name), is_dir)
-                || crate::name::check_component(&name).is_err()
-            {
+            if self.excluded(&child(rel, &name), &name, is_dir) {
                 self.report.ignored += 1;
                 continue;
             }

@@ -9,24 +9,10 @@ mod replicate_support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dat_net::replication::{Drive, Mode, NetEvent, Swarm, SwarmOptions};
+use dat_net::replication::{Mode, NetEvent};
 use dat_wire::PeerAction;
 use replicate_support::*;
 use tokio::sync::broadcast;
-
-async fn listen(drive: &Drive) -> (Swarm, SocketAddr) {
-    let swarm = Swarm::start(
-        drive.clone(),
-        SwarmOptions {
-            listen: Some("127.0.0.1:0".parse().unwrap()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let addr = swarm.local_addr().unwrap();
-    (swarm, addr)
-}
 
 /// The next `PeerClosed` event within `secs`.
 async fn next_closed(

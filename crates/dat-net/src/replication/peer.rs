@@ -156,6 +156,12 @@ impl Link {
         }
     }
 
+    /// Close after the peer has read what we sent (see [`Link::check_peer_id`]).
+    fn close_gracefully(&mut self, reason: &str, action: PeerAction) {
+        self.graceful = true;
+        self.close(reason.into(), action);
+    }
+
     fn close(&mut self, reason: String, action: PeerAction) {
         if self.closed.is_none() {
             self.closed = Some(Closed {
@@ -285,15 +291,12 @@ impl Link {
             // close that dropped unread input would reset the connection and could discard
             // our Handshake before the peer read it; hence the graceful close.
             Verdict::Redundant => {
-                let why = REDUNDANT.to_string();
-                self.graceful = true;
-                self.close(why, PeerAction::Forget);
+                self.close_gracefully(REDUNDANT, PeerAction::Forget);
                 false
             }
             Verdict::Myself => {
                 // Ban: the address leads back to us, never dial it again.
-                self.graceful = true;
-                self.close("connected to ourselves".into(), PeerAction::Ban);
+                self.close_gracefully("connected to ourselves", PeerAction::Ban);
                 false
             }
         }
@@ -445,6 +448,12 @@ impl Link {
     /// Act on what another connection (or a local write) changed.
     fn on_change(&mut self, st: &mut State, change: Result<Change, RecvError>) {
         let now = Instant::now();
+        // Told (or, having lagged, perhaps told) that this connection is the redundant one.
+        if matches!(change, Ok(Change::Redundant) | Err(RecvError::Lagged(_)))
+            && st.peer_ids.take_doomed(self.id)
+        {
+            return self.close_gracefully(REDUNDANT, PeerAction::Forget);
+        }
         match change {
             Ok(Change::Blocks { feed, range, by }) => {
                 if let Some(rep) = &mut self.reps[ix(feed)] {
@@ -465,20 +474,9 @@ impl Link {
             }
             Ok(Change::Selection(kind)) => self.reselect(st, kind, now),
             Ok(Change::Seek) => self.seek_pending(st, now),
-            Ok(Change::Redundant) => {
-                if st.peer_ids.take_doomed(self.id) {
-                    let why = REDUNDANT.to_string();
-                    self.graceful = true;
-                    self.close(why, PeerAction::Forget);
-                }
-            }
+            Ok(Change::Redundant) => {}
             Err(RecvError::Lagged(_)) => {
                 // Missed changes: catch up on everything that can have changed.
-                if st.peer_ids.take_doomed(self.id) {
-                    let why = REDUNDANT.to_string();
-                    self.graceful = true;
-                    return self.close(why, PeerAction::Forget);
-                }
                 if let Some(key) = st.content_key() {
                     self.open(st, FeedKind::Content, key, now);
                 }

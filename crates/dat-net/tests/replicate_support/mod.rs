@@ -123,6 +123,12 @@ pub fn create_share(dir: &Path, secrets: &Path) -> Archive {
 /// Serve `archive` on an ephemeral loopback port.
 pub async fn serve(archive: Archive) -> (Drive, Swarm, SocketAddr) {
     let drive = Drive::share(archive, DriveOptions::default());
+    let (swarm, addr) = listen(&drive).await;
+    (drive, swarm, addr)
+}
+
+/// A swarm for `drive` listening on an ephemeral loopback port.
+pub async fn listen(drive: &Drive) -> (Swarm, SocketAddr) {
     let swarm = Swarm::start(
         drive.clone(),
         SwarmOptions {
@@ -133,7 +139,7 @@ pub async fn serve(archive: Archive) -> (Drive, Swarm, SocketAddr) {
     .await
     .unwrap();
     let addr = swarm.local_addr().unwrap();
-    (drive, swarm, addr)
+    (swarm, addr)
 }
 
 /// Clone `key` into `dir` from `peers`, listening too when `listen`.

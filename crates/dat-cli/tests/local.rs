@@ -619,4 +619,16 @@ fn create_writes_dat_json() {
     // Without the flags, dat.json is not touched.
     env.ok(&["create", d]);
     assert_eq!(std::fs::read_to_string(dir.join("dat.json")).unwrap(), text);
+
+    // A dat.json that is not a JSON object is refused by name, and left as it was.
+    for bad in ["[1, 2]", "{\"title\": ", "\u{0}\u{ff}"] {
+        std::fs::write(dir.join("dat.json"), bad).unwrap();
+        let out = env.run(&["create", d, "--title", "x"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("dat.json"),
+            "{bad:?}: {err}"
+        );
+        assert_eq!(std::fs::read_to_string(dir.join("dat.json")).unwrap(), bad);
+    }
 }

@@ -39,6 +39,10 @@ fn main() {
         times.push(s);
         let _ = std::fs::remove_dir_all(&dir);
     }
+    if std::env::var_os("APPEND_BENCH_EACH").is_some() {
+        let each: Vec<String> = times.iter().map(|t| format!("{:.0}", t * 1e3)).collect();
+        println!("each run, ms: {}", each.join(" "));
+    }
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let med = times[times.len() / 2];
     println!(

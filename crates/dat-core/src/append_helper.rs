@@ -167,10 +167,14 @@ impl Drop for Helper {
     }
 }
 
-/// Polls of the channel before sleeping on it: the next batch's chunk usually comes within
-/// tens of µs, and waking a sleeping thread costs several µs. Kept short, as the polling
-/// takes CPU time the caller could use on a busy machine.
-const SPINS: usize = 4000;
+/// Polls of the channel before sleeping on it, about 1.2 ms (a poll is ~30 ns). Between two
+/// batches of a stream of appends the helper waits tens to hundreds of µs. Sleeping then
+/// costs more than the wake-up: Linux wakes a thread on the waker's core when it can, and
+/// the helper then shares the caller's core for many batches until the load balancer moves
+/// it. With a 4,000-poll spin (125 µs), the 1 KiB append benchmark ran at single-thread
+/// speed (100 ms per 100k blocks) in about half of its runs; with this one, 63 ms in all.
+/// A feed that stops appending costs one such spin of CPU time.
+const SPINS: usize = 40_000;
 
 fn serve(chunks: &Receiver<Job>) {
     loop {

@@ -1,9 +1,9 @@
 //! Appending: the merkle-tree-stream generator of DAT-SPEC §2.2 with batched I/O.
 //!
-//! A batch is processed in chunks of at most [`APPEND_CHUNK_BYTES`]: the chunk's blocks are
-//! gathered into one buffer and go to `data` in one write, leaves are hashed in SIMD lanes
-//! ([`crate::leaf_hash`]) shared with the feed's helper thread ([`crate::append_helper`]),
-//! which hashes while the caller writes, and the parents they complete are hashed level by
+//! A batch is processed in chunks of at most [`APPEND_CHUNK_BYTES`]: the chunk's blocks go
+//! to `data` in one gathered write, leaves are hashed in SIMD lanes ([`crate::leaf_hash`])
+//! shared with the feed's helper thread ([`crate::append_helper`]), which hashes the blocks
+//! lent to it ([`crate::lend`]) while the caller writes, and the parents they complete are hashed level by
 //! level, also in lanes ([`crate::tree_grow`]). Tree entries accumulate in one contiguous
 //! buffer covering `2 * start ..` that is written when it fills or the batch ends. Parents
 //! that complete older subtrees sit before that range and are written individually (at most
@@ -20,6 +20,7 @@ use crate::crypto::{Hash, Signature, hash_roots};
 use crate::error::{FeedError, io};
 use crate::feed::Feed;
 use crate::leaf_hash::{LeafScratch, hash_append};
+use crate::lend::LentBlocks;
 use crate::limits::{APPEND_CHUNK_BYTES, MAX_BLOCK_INDEX, PARALLEL_HASH_BYTES};
 use crate::node::{NODE_RECORD_LEN, Node};
 use crate::sleep::HEADER_LEN;
@@ -31,8 +32,7 @@ use crate::tree_grow::Grower;
 #[derive(Default)]
 pub(crate) struct Scratch {
     chunk: Arc<Chunk>,
-    /// Unit buffers of earlier chunks.
-    spare: Vec<Vec<u8>>,
+    lent: Arc<LentBlocks>,
     hashes: Vec<Hash>,
     known: KnownParents,
     tree: Vec<u8>,
@@ -123,7 +123,7 @@ impl Feed {
         let mut roots = std::mem::take(&mut self.roots);
         let Scratch {
             chunk,
-            spare,
+            lent,
             hashes,
             known,
             tree,
@@ -176,18 +176,21 @@ impl Feed {
                     index: chunk_start + k as u64,
                 });
             }
-            c.plan(chunk_start, refs.iter().map(|b| b.len() as u64), spare);
+            c.plan(chunk_start, refs.iter().map(|b| b.len() as u64));
             if n == 0 {
                 helping.begin(chunk_bytes);
             }
             hashes.clear();
             hashes.resize(k, Hash([0; 32]));
-            // The helper hashes each unit as soon as it is copied in, and while this thread
-            // writes; then both hash what is left.
-            helping.share(chunk);
-            chunk.fill(&refs, spare);
-            self.write_parts(Slot::Data, self.byte_length + bytes, &refs)?;
-            chunk.hash_all(hashes, known);
+            // The helper hashes units of the lent blocks while this thread writes them; then
+            // both hash what is left.
+            let offset = self.byte_length + bytes;
+            LentBlocks::lend(lent, &refs, |lent| {
+                helping.share(chunk, lent);
+                let written = self.write_parts(Slot::Data, offset, &refs);
+                chunk.hash_all(&refs, hashes, known);
+                written
+            })?;
             tree.cover(2 * (chunk_start + k as u64) - 1);
             grower.grow(
                 &mut roots,

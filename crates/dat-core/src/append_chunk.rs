@@ -1,16 +1,15 @@
-//! One chunk of an append: its blocks cut into hashing units, each unit's leaf preimages
-//! (`0x00 || u64be(len) || block`, back to back) and hashes, computed by whichever thread
-//! gets there first.
+//! One chunk of an append: its blocks cut into hashing units, and each unit's leaf hashes,
+//! computed by whichever thread gets there first.
 //!
-//! The caller plans the units from the block sizes ([`Chunk::plan`]), shows the chunk to the
-//! feed's helper thread ([`crate::append_helper`]) and only then copies the blocks in, one
-//! unit at a time ([`Chunk::fill`]), so the helper starts hashing as soon as the first unit is
-//! in rather than after the whole chunk is copied. The caller and the helper both claim units
-//! from one counter, so neither waits for the other to start. When the caller has claimed
-//! the last unit, at most one unit per helper is still being hashed; rather than wait for a
-//! helper the scheduler may have paused (a loaded machine pauses it for milliseconds), the
-//! caller waits about as long as the unit takes and then hashes it itself. Hashing is pure,
-//! so a unit done twice gives the same hashes and the first set wins.
+//! The caller plans the units from the block sizes ([`Chunk::plan`]), lends its blocks to the
+//! feed's helper thread ([`crate::lend`]) and shows it the chunk ([`crate::append_helper`]);
+//! the helper starts hashing units at once, reading the caller's blocks where they lie, while
+//! the caller writes them to disk. The caller and the helper both claim units from one
+//! counter, so neither waits for the other to start. When the caller has claimed the last
+//! unit, at most one unit per helper is still being hashed; rather than wait for a helper
+//! the scheduler may have paused (a loaded machine pauses it for milliseconds), the caller
+//! waits about as long as the unit takes and then hashes it itself. Hashing is pure, so a
+//! unit done twice gives the same hashes and the first set wins.
 //!
 //! A unit of 2, 4 or 8 blocks that starts at a multiple of its length in the feed is a whole
 //! subtree of the Merkle tree, so the thread that hashes its leaves also hashes the parents
@@ -22,10 +21,11 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::crypto::Hash;
-use crate::leaf_hash::{LEAF_PREFIX, hash_preimages, leaf_prefix, parent_preimage};
+use crate::leaf_hash::{LeafScratch, hash_into, hash_preimages, parent_preimage};
+use crate::lend::{LentBlocks, MAX_READ};
 
-/// Most blocks in one hashing unit: two rounds of the 4-lane kernel, and a subtree of depth 3.
-pub(crate) const UNIT_BLOCKS: usize = 8;
+/// Most blocks in one hashing unit: one round of the 8-lane kernel, and a subtree of depth 3.
+pub(crate) const UNIT_BLOCKS: usize = MAX_READ;
 /// Parents inside a unit of [`UNIT_BLOCKS`] aligned blocks.
 const UNIT_PARENTS: usize = UNIT_BLOCKS - 1;
 /// Depth of the highest parent inside a unit.
@@ -36,8 +36,6 @@ const UNIT_BYTES: usize = 256 * 1024;
 /// it here: a poll (a pause instruction and a load) takes 10–50 ns and hashing 8 bytes about
 /// 8 ns, so this waits one to five times as long as the unit should take.
 const POLL_BYTES: usize = 8;
-/// Polls of a unit the caller has not copied in yet before the helper also yields its core.
-const FILL_SPINS: usize = 1 << 12;
 
 /// A unit's leaf hashes and, for an aligned unit, the parents inside it, level by level
 /// (for 8 blocks: 4 at depth 1, 2 at depth 2, 1 at depth 3).
@@ -58,21 +56,13 @@ pub(crate) struct Chunk {
     units: Vec<usize>,
     /// The next unit to claim.
     next: AtomicUsize,
-    /// Each unit's preimages, once the caller has copied them in.
-    data: Vec<OnceLock<Vec<u8>>>,
     /// Each unit's hashes, once some thread has them.
     hashed: Vec<OnceLock<UnitHashes>>,
 }
 
 impl Chunk {
-    /// Lay out a chunk of blocks `first..` with these sizes, moving the buffers of the last
-    /// plan to `spare`.
-    pub(crate) fn plan(
-        &mut self,
-        first: u64,
-        sizes: impl Iterator<Item = u64>,
-        spare: &mut Vec<Vec<u8>>,
-    ) {
+    /// Lay out a chunk of blocks `first..` with these sizes.
+    pub(crate) fn plan(&mut self, first: u64, sizes: impl Iterator<Item = u64>) {
         self.first = first;
         self.sizes.clear();
         self.sizes.extend(sizes);
@@ -98,34 +88,9 @@ impl Chunk {
             self.units.push(n);
         }
         *self.next.get_mut() = 0;
-        for slot in &mut self.data {
-            if let Some(buf) = slot.take() {
-                spare.push(buf);
-            }
-        }
         let units = self.unit_count();
-        self.data.clear();
-        self.data.resize_with(units, OnceLock::new);
         self.hashed.clear();
         self.hashed.resize_with(units, OnceLock::new);
-    }
-
-    /// Copy the blocks of the plan in, unit by unit, each visible to the other thread as soon
-    /// as it is complete, taking buffers from `spare`. `blocks` must have the sizes the chunk
-    /// was planned with.
-    pub(crate) fn fill(&self, blocks: &[&[u8]], spare: &mut Vec<Vec<u8>>) {
-        debug_assert_eq!(blocks.len(), self.len());
-        for u in 0..self.unit_count() {
-            let range = self.unit_blocks(u);
-            let mut buf = spare.pop().unwrap_or_default();
-            buf.clear();
-            for block in &blocks[range] {
-                buf.extend_from_slice(&leaf_prefix(block.len() as u64));
-                buf.extend_from_slice(block);
-            }
-            // The slot is empty: units are filled once per plan, only here.
-            let _ = self.data[u].set(buf);
-        }
     }
 
     /// Number of blocks.
@@ -163,32 +128,50 @@ impl Chunk {
         }
     }
 
-    /// Claim units and hash them until none are left to claim (the helper's share, or the
-    /// caller's first pass).
-    pub(crate) fn help(&self) {
-        let units = self.unit_count();
+    /// The helper's share: claim units and hash them, reading the lent blocks, until none
+    /// are left to claim or the blocks are no longer lent.
+    pub(crate) fn help(&self, lent: &LentBlocks) {
         loop {
-            let u = self.next.fetch_add(1, Ordering::Relaxed);
-            if u >= units {
+            let Some(u) = self.claim() else {
+                return;
+            };
+            if lent
+                .read(self.unit_blocks(u), |blocks| self.hash_unit(u, blocks))
+                .is_none()
+            {
                 return;
             }
-            self.hash_unit(u);
         }
+    }
+
+    fn claim(&self) -> Option<usize> {
+        let u = self.next.fetch_add(1, Ordering::Relaxed);
+        (u < self.unit_count()).then_some(u)
     }
 
     /// Every leaf hash of the chunk into `leaves` (one per block), and the parents hashed
     /// inside units into `parents`: claims what is left, then collects what others hashed,
-    /// hashing here any unit still in flight after a short wait. Call after [`Chunk::fill`].
-    pub(crate) fn hash_all(&self, leaves: &mut [Hash], parents: &mut KnownParents) {
+    /// hashing here any unit still in flight after a short wait. `blocks` are the chunk's
+    /// blocks, as planned.
+    pub(crate) fn hash_all(
+        &self,
+        blocks: &[&[u8]],
+        leaves: &mut [Hash],
+        parents: &mut KnownParents,
+    ) {
         debug_assert_eq!(leaves.len(), self.len());
-        self.help();
+        debug_assert_eq!(blocks.len(), self.len());
+        while let Some(u) = self.claim() {
+            self.hash_unit(u, &blocks[self.unit_blocks(u)]);
+        }
         parents.reset(self.first, self.first + self.len() as u64);
         for u in 0..self.unit_count() {
-            let blocks = self.unit_blocks(u);
+            let range = self.unit_blocks(u);
             let hashes = match self.hashed[u].get() {
                 Some(h) => h,
-                None => self.wait_or_hash(u),
+                None => self.wait_or_hash(u, &blocks[range.clone()]),
             };
+            let blocks = range;
             leaves[blocks.clone()].copy_from_slice(&hashes.leaves[..blocks.len()]);
             let depth = self.unit_depth(u);
             let first = self.first + blocks.start as u64;
@@ -201,49 +184,24 @@ impl Chunk {
         }
     }
 
-    fn wait_or_hash(&self, u: usize) -> &UnitHashes {
+    fn wait_or_hash(&self, u: usize, blocks: &[&[u8]]) -> &UnitHashes {
         for _ in 0..self.unit_bytes(u) / POLL_BYTES {
             if let Some(h) = self.hashed[u].get() {
                 return h;
             }
             std::hint::spin_loop();
         }
-        self.hash_unit(u)
+        self.hash_unit(u, blocks)
     }
 
-    /// The unit's preimages, waiting for the caller to copy them in (it does so right after
-    /// showing the chunk, so this is a short wait).
-    fn unit_data(&self, u: usize) -> &[u8] {
-        let mut spins = 0usize;
-        loop {
-            if let Some(data) = self.data[u].get() {
-                return data;
-            }
-            spins += 1;
-            if spins < FILL_SPINS {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-    }
-
-    fn hash_unit(&self, u: usize) -> &UnitHashes {
-        let range = self.unit_blocks(u);
-        let data = self.unit_data(u);
-        let k = range.len();
-        let mut preimages: [&[u8]; UNIT_BLOCKS] = [&[]; UNIT_BLOCKS];
-        let mut at = 0;
-        for (slot, &size) in preimages.iter_mut().zip(&self.sizes[range]) {
-            let end = at + LEAF_PREFIX + size as usize;
-            *slot = &data[at..end];
-            at = end;
-        }
+    /// Hash unit `u`, whose blocks are `blocks`.
+    fn hash_unit(&self, u: usize, blocks: &[&[u8]]) -> &UnitHashes {
+        let k = blocks.len();
         let mut hashes = UnitHashes {
             leaves: [Hash([0; 32]); UNIT_BLOCKS],
             parents: [Hash([0; 32]); UNIT_PARENTS],
         };
-        hash_preimages(&preimages[..k], &mut hashes.leaves[..k]);
+        SCRATCH.with_borrow_mut(|scratch| hash_into(blocks, &mut hashes.leaves[..k], scratch));
         let depth = self.unit_depth(u);
         if depth > 0 {
             self.hash_parents(u, depth, &mut hashes);
@@ -276,6 +234,11 @@ impl Chunk {
             at += count;
         }
     }
+}
+
+thread_local! {
+    /// Buffers for leaf hashing where the CPU has no 8-lane kernel, per thread.
+    static SCRATCH: std::cell::RefCell<LeafScratch> = std::cell::RefCell::default();
 }
 
 /// Parents hashed inside units, by depth (1 to [`UNIT_DEPTH`]) and offset, for the tree
@@ -337,18 +300,22 @@ mod tests {
     use crate::node::Node;
     use std::sync::Arc;
 
-    fn chunk_of(first: u64, sizes: &[usize]) -> (Chunk, Vec<Vec<u8>>) {
-        let data: Vec<Vec<u8>> = sizes
+    fn data_of(sizes: &[usize]) -> Vec<Vec<u8>> {
+        sizes
             .iter()
             .enumerate()
             .map(|(i, &s)| vec![i as u8; s])
-            .collect();
+            .collect()
+    }
+
+    fn slices(data: &[Vec<u8>]) -> Vec<&[u8]> {
+        data.iter().map(|v| v.as_slice()).collect()
+    }
+
+    fn chunk_of(first: u64, sizes: &[usize]) -> Chunk {
         let mut chunk = Chunk::default();
-        let mut spare = Vec::new();
-        chunk.plan(first, sizes.iter().map(|&s| s as u64), &mut spare);
-        let blocks: Vec<&[u8]> = data.iter().map(|v| v.as_slice()).collect();
-        chunk.fill(&blocks, &mut spare);
-        (chunk, data)
+        chunk.plan(first, sizes.iter().map(|&s| s as u64));
+        chunk
     }
 
     const SIZES: [&[usize]; 5] = [
@@ -383,7 +350,7 @@ mod tests {
         }
         let mut known = KnownParents::default();
         let mut again = vec![Hash([0; 32]); out.len()];
-        chunk.hash_all(&mut again, &mut known);
+        chunk.hash_all(&slices(data), &mut again, &mut known);
         for index in known.indexes() {
             let (depth, offset) = (flat_tree::depth(index), flat_tree::offset(index));
             let node = subtree(data, first, offset << depth, depth);
@@ -396,62 +363,69 @@ mod tests {
     fn every_block_gets_its_leaf_hash_and_aligned_units_their_parents() {
         for first in [0, 3, 8, 13] {
             for sizes in SIZES {
-                let (chunk, data) = chunk_of(first, sizes);
+                let (chunk, data) = (chunk_of(first, sizes), data_of(sizes));
                 let mut out = vec![Hash([0; 32]); sizes.len()];
-                chunk.hash_all(&mut out, &mut KnownParents::default());
+                chunk.hash_all(&slices(&data), &mut out, &mut KnownParents::default());
                 check(first, sizes, &chunk, &data, &out);
             }
         }
         // 17 blocks from 0: units 0..8 and 8..16 have 7 parents each.
-        let (chunk, _) = chunk_of(0, &[1024; 17]);
+        let (chunk, data) = (chunk_of(0, &[1024; 17]), data_of(&[1024; 17]));
         let mut known = KnownParents::default();
-        chunk.hash_all(&mut vec![Hash([0; 32]); 17], &mut known);
+        chunk.hash_all(&slices(&data), &mut vec![Hash([0; 32]); 17], &mut known);
         assert_eq!(known.indexes().len(), 14);
     }
 
     #[test]
     fn a_second_thread_shares_the_units_and_a_late_one_finds_none() {
         for sizes in SIZES {
-            let data: Vec<Vec<u8>> = sizes
-                .iter()
-                .enumerate()
-                .map(|(i, &s)| vec![i as u8; s])
-                .collect();
-            let blocks: Vec<&[u8]> = data.iter().map(|v| v.as_slice()).collect();
-            let mut chunk = Chunk::default();
-            let mut spare = Vec::new();
-            chunk.plan(5, sizes.iter().map(|&s| s as u64), &mut spare);
-            let chunk = Arc::new(chunk);
+            let data = data_of(sizes);
+            let blocks = slices(&data);
+            let chunk = Arc::new(chunk_of(5, sizes));
             let mut out = vec![Hash([0; 32]); sizes.len()];
-            std::thread::scope(|s| {
-                // The other thread starts before the units are filled in.
-                let other = Arc::clone(&chunk);
-                s.spawn(move || other.help());
-                chunk.fill(&blocks, &mut spare);
-                chunk.hash_all(&mut out, &mut KnownParents::default());
+            let mut slot = Arc::default();
+            let kept = std::thread::scope(|s| {
+                LentBlocks::lend(&mut slot, &blocks, |lent| {
+                    let (other, theirs) = (Arc::clone(&chunk), Arc::clone(lent));
+                    s.spawn(move || other.help(&theirs));
+                    chunk.hash_all(&blocks, &mut out, &mut KnownParents::default());
+                    Arc::clone(lent)
+                })
             });
-            // A helper that starts after everything is hashed claims nothing.
-            chunk.help();
+            // A helper that starts after the call claims nothing and reads nothing.
+            chunk.help(&kept);
             check(5, sizes, &chunk, &data, &out);
         }
     }
 
     #[test]
+    fn a_helper_that_comes_after_the_call_reads_nothing() {
+        let data = data_of(&[1024; 40]);
+        let blocks = slices(&data);
+        let chunk = chunk_of(0, &[1024; 40]);
+        let mut slot = Arc::default();
+        let kept = LentBlocks::lend(&mut slot, &blocks, Arc::clone);
+        // Nothing was claimed: the helper claims unit 0 but may not read it.
+        chunk.help(&kept);
+        assert!(chunk.hashed.iter().all(|h| h.get().is_none()));
+    }
+
+    #[test]
     fn a_unit_claimed_but_never_hashed_is_hashed_by_the_caller() {
-        let (chunk, data) = chunk_of(0, &[1024; 40]);
+        let (chunk, data) = (chunk_of(0, &[1024; 40]), data_of(&[1024; 40]));
         // A helper that claimed unit 0 and was then paused for good.
         chunk.next.fetch_add(1, Ordering::Relaxed);
         let mut out = vec![Hash([0; 32]); 40];
-        chunk.hash_all(&mut out, &mut KnownParents::default());
+        chunk.hash_all(&slices(&data), &mut out, &mut KnownParents::default());
         check(0, &[1024; 40], &chunk, &data, &out);
     }
 
     #[test]
-    fn a_replanned_chunk_reuses_its_buffers() {
-        let (mut chunk, _) = chunk_of(0, &[1024; 40]);
-        let mut spare = Vec::new();
-        chunk.plan(40, [1u64; 3].into_iter(), &mut spare);
-        assert_eq!(spare.len(), 5);
+    fn a_replanned_chunk_starts_over() {
+        let mut chunk = chunk_of(0, &[1024; 40]);
+        chunk.plan(40, [1u64; 3].into_iter());
         assert_eq!(chunk.unit_count(), 1);
+        assert_eq!(chunk.next.load(Ordering::Relaxed), 0);
+        assert!(chunk.hashed.iter().all(|h| h.get().is_none()));
     }
 }

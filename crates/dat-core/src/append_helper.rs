@@ -4,14 +4,17 @@
 //! blocks, the parents, the signature). One thread doing it all leaves the second core idle,
 //! and spawning a thread per batch costs more than a small batch. So a writable feed keeps
 //! one helper thread, started on its first large enough append and joined when the feed is
-//! dropped. It does one thing: claim hashing units of the chunks it is shown
-//! ([`Chunk::help`]) while the caller writes the chunk and then claims units too.
+//! dropped. It claims hashing units of the chunks it is shown ([`Chunk::help`]), reading the
+//! caller's blocks lent to it for the call ([`crate::lend`]), while the caller writes the
+//! chunk and then claims units too; and it signs a batch while the caller writes its tree.
 //!
-//! The caller never waits for the helper to start or to finish: the units it has not claimed
-//! the caller claims, and a unit it claimed but has not finished the caller hashes after a
-//! short wait ([`Chunk::hash_all`]). So a helper the scheduler pauses (on a busy machine, for
-//! milliseconds) costs at most one unit of work, and an append is never much slower than one
-//! thread alone. There is no tuned split either: whoever is free claims the next unit.
+//! The caller never waits for the helper to start: the units it has not claimed the caller
+//! claims, and a unit it claimed but has not finished the caller hashes after a short wait
+//! ([`Chunk::hash_all`]). There is no tuned split either: whoever is free claims the next
+//! unit. The one wait left is for a helper in the middle of reading a unit of lent blocks
+//! when the call ends: the call cannot return while another thread reads its caller's
+//! memory. Normally that is a few µs; a helper the scheduler pauses right there (on a busy
+//! machine) holds the call until it runs again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -20,11 +23,13 @@ use std::thread::JoinHandle;
 
 use crate::append_chunk::Chunk;
 use crate::crypto::{Hash, SecretKey, Signature};
+use crate::lend::LentBlocks;
 use crate::limits::HELPER_MIN_BYTES;
 
-/// What the helper is shown: a chunk to hash units of, or a batch's root digest to sign.
+/// What the helper is shown: a chunk to hash units of (and its lent blocks), or a batch's
+/// root digest to sign.
 enum Job {
-    Hash(Arc<Chunk>),
+    Hash(Arc<Chunk>, Arc<LentBlocks>),
     Sign(Arc<SignJob>),
 }
 
@@ -91,9 +96,12 @@ impl Helping {
         self.via &= self.helper.is_some();
     }
 
-    /// Show the helper a sealed chunk to hash units of, if the batch uses it.
-    pub(crate) fn share(&mut self, chunk: &Arc<Chunk>) {
-        self.send(Job::Hash(Arc::clone(chunk)));
+    /// Show the helper a planned chunk to hash units of, and the blocks lent for it, if the
+    /// batch uses it.
+    pub(crate) fn share(&mut self, chunk: &Arc<Chunk>, lent: &Arc<LentBlocks>) {
+        if self.via {
+            self.send(Job::Hash(Arc::clone(chunk), Arc::clone(lent)));
+        }
     }
 
     /// Have the helper sign `root` with `key`, if the batch uses it; the caller collects the
@@ -197,7 +205,7 @@ fn serve(chunks: &Receiver<Job>) {
             },
         };
         match job {
-            Job::Hash(chunk) => chunk.help(),
+            Job::Hash(chunk, lent) => chunk.help(&lent),
             Job::Sign(job) => job.run(),
         }
     }
@@ -217,8 +225,8 @@ mod tests {
     #[test]
     fn chunks_shown_to_the_helper_hash_right_whoever_claims_each_unit() {
         let mut helping = Helping::default();
-        let mut spare = Vec::new();
         let mut chunk = Arc::new(Chunk::default());
+        let mut slot = Arc::default();
         for round in 0..200usize {
             let data: Vec<Vec<u8>> = (0..(round % 50 + 40))
                 .map(|i| vec![(i + round) as u8; 1024 + i])
@@ -230,16 +238,15 @@ mod tests {
             let Some(c) = Arc::get_mut(&mut chunk) else {
                 panic!("a fresh chunk is not shared");
             };
-            c.plan(
-                round as u64,
-                blocks.iter().map(|b| b.len() as u64),
-                &mut spare,
-            );
+            c.plan(round as u64, blocks.iter().map(|b| b.len() as u64));
             helping.begin(blocks.iter().map(|b| b.len()).sum());
-            helping.share(&chunk);
-            chunk.fill(&blocks, &mut spare);
             let mut out = vec![Hash([0; 32]); chunk.len()];
-            chunk.hash_all(&mut out, &mut KnownParents::default());
+            LentBlocks::lend(&mut slot, &blocks, |lent| {
+                helping.share(&chunk, lent);
+                chunk.hash_all(&blocks, &mut out, &mut KnownParents::default());
+            });
+            // The blocks go out of scope at the end of the round, while the helper may still
+            // hold the chunk: it must not read them any more.
             for (i, h) in out.iter().enumerate() {
                 assert_eq!(*h, hash_leaf(blocks[i]), "round {round} block {i}");
             }

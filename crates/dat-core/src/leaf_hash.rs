@@ -1,19 +1,21 @@
 //! Leaf hashes `H(0x00 || u64be(len) || block)` of many blocks at once.
 //!
-//! BLAKE2b is the dominant cost of an append, so every leaf goes through the 4-lane SIMD
-//! kernel of `blake2b_simd::many`. That kernel needs each preimage contiguous: the 9-byte
-//! prefix shifts every block off the 128-byte block grid, and `update_many` would hash the
-//! first (prefix) block and the last block of every leaf one lane at a time, which for 1 KiB
-//! blocks is 2 of 9 compressions at a third of the speed. So small blocks are copied, a few at
-//! a time (the copy stays in L1), behind their prefix and hashed whole with `hash_many`; large
-//! blocks, where two single-lane compressions are noise, are hashed in place. Groups of more
-//! than four whole preimages go through the 8-lane AVX-512 kernel of [`crate::blake2b_lanes`]
-//! instead where the CPU has it (~20% faster per leaf than the 4-lane AVX2 kernel here).
+//! BLAKE2b is the dominant cost of an append, so leaves are hashed in SIMD lanes. Where the
+//! CPU has AVX-512, groups of five to eight blocks of similar size go through the 8-lane
+//! kernel of [`crate::blake2b_lanes`], which takes the 9-byte prefix and the block as two
+//! parts and reads the block where it lies (~20% faster per leaf than the 4-lane AVX2 kernel
+//! here, and no copy). Elsewhere the 4-lane kernel of `blake2b_simd::many` is used; it needs
+//! each preimage contiguous, and the prefix shifts every block off the 128-byte block grid,
+//! so `update_many` would hash the first and last block of every leaf one lane at a time
+//! (for 1 KiB blocks, 2 of 9 compressions at a third of the speed). So small blocks are
+//! copied, a few at a time (the copy stays in L1), behind their prefix and hashed whole with
+//! `hash_many`; large blocks, where two single-lane compressions are noise, are hashed in
+//! place.
 
 use blake2b_simd::Params;
 use blake2b_simd::many::{HashManyJob, hash_many, update_many};
 
-use crate::blake2b_lanes;
+use crate::blake2b_lanes::{self, LANES, Message};
 use crate::crypto::Hash;
 
 /// Blocks up to this size are copied behind their prefix and hashed whole in SIMD lanes.
@@ -22,8 +24,6 @@ const COPY_MAX: usize = 16 * 1024;
 const GROUP: usize = 8;
 /// Bytes of the leaf prefix: the type byte and the length.
 const PREFIX: usize = 9;
-/// Bytes of the leaf prefix, for callers laying out preimages.
-pub(crate) const LEAF_PREFIX: usize = PREFIX;
 /// Bytes of a parent preimage: type, size, left hash, right hash.
 pub(crate) const PARENT_PREIMAGE: usize = 1 + 8 + 32 + 32;
 
@@ -48,13 +48,12 @@ pub(crate) fn parent_preimage(size: u64, left: &Hash, right: &Hash) -> [u8; PARE
 /// four in the 8-lane AVX-512 kernel where the CPU has it, else in `blake2b_simd`'s.
 pub(crate) fn hash_preimages(preimages: &[&[u8]], out: &mut [Hash]) {
     debug_assert!(preimages.len() <= GROUP && preimages.len() == out.len());
-    if preimages.len() > blake2b_lanes::LANES / 2 && blake2b_lanes::available() {
-        let mut digests = [[0u8; 32]; blake2b_lanes::LANES];
-        let n = preimages.len();
-        blake2b_lanes::hash_many(preimages, &mut digests[..n]);
-        for (h, d) in out.iter_mut().zip(&digests) {
-            *h = Hash(*d);
+    if preimages.len() > LANES / 2 && blake2b_lanes::available() {
+        let mut messages = [Message::default(); LANES];
+        for (m, p) in messages.iter_mut().zip(preimages) {
+            *m = Message::whole(p);
         }
+        hash_messages(&messages[..preimages.len()], out);
         return;
     }
     let params = params();
@@ -64,6 +63,53 @@ pub(crate) fn hash_preimages(preimages: &[&[u8]], out: &mut [Hash]) {
     for (h, job) in out.iter_mut().zip(jobs.iter().flatten()) {
         *h = to_hash(job.to_hash().as_bytes());
     }
+}
+
+/// At most [`LANES`] messages through the 8-lane kernel.
+fn hash_messages(messages: &[Message<'_>], out: &mut [Hash]) {
+    let mut digests = [[0u8; 32]; LANES];
+    let n = messages.len();
+    blake2b_lanes::hash_many(messages, &mut digests[..n]);
+    for (h, d) in out.iter_mut().zip(&digests) {
+        *h = Hash(*d);
+    }
+}
+
+/// How many of the first blocks (at most [`LANES`]) hash well together in lanes: the lanes
+/// run until the longest message ends, so a group keeps to blocks of similar length (within
+/// twice the shortest, in 128-byte compressions).
+fn lane_group(blocks: &[&[u8]]) -> usize {
+    let compressions = |b: &[u8]| (b.len() + PREFIX).div_ceil(128);
+    let Some(first) = blocks.first() else {
+        return 0;
+    };
+    let (mut least, mut most) = (compressions(first), compressions(first));
+    let mut n = 1;
+    for b in blocks.iter().take(LANES).skip(1) {
+        let c = compressions(b);
+        let (l, m) = (least.min(c), most.max(c));
+        if m > 2 * l + 1 {
+            break;
+        }
+        (least, most) = (l, m);
+        n += 1;
+    }
+    n
+}
+
+/// Leaf hashes of at most [`LANES`] blocks in the 8-lane kernel, each block hashed where it
+/// lies behind its prefix.
+fn hash_leaf_lanes(blocks: &[&[u8]], out: &mut [Hash]) {
+    let prefixes: [[u8; PREFIX]; LANES] =
+        std::array::from_fn(|k| leaf_prefix(blocks.get(k).map_or(0, |b| b.len() as u64)));
+    let mut messages = [Message::default(); LANES];
+    for ((m, prefix), block) in messages.iter_mut().zip(&prefixes).zip(blocks) {
+        *m = Message {
+            head: prefix,
+            body: block,
+        };
+    }
+    hash_messages(&messages[..blocks.len()], out);
 }
 
 fn params() -> Params {
@@ -94,6 +140,25 @@ pub(crate) fn hash_append(blocks: &[&[u8]], out: &mut Vec<Hash>, scratch: &mut L
 /// The leaf hashes of `blocks` into `out` (same length).
 pub(crate) fn hash_into(blocks: &[&[u8]], out: &mut [Hash], scratch: &mut LeafScratch) {
     debug_assert_eq!(blocks.len(), out.len());
+    if !blake2b_lanes::available() {
+        hash_without_lanes(blocks, out, scratch);
+        return;
+    }
+    let mut i = 0;
+    while i < blocks.len() {
+        let n = lane_group(&blocks[i..]);
+        if n > LANES / 2 {
+            hash_leaf_lanes(&blocks[i..i + n], &mut out[i..i + n]);
+        } else {
+            hash_without_lanes(&blocks[i..i + n], &mut out[i..i + n], scratch);
+        }
+        i += n;
+    }
+}
+
+/// Leaf hashes in `blake2b_simd`'s kernels: small blocks copied behind their prefixes in
+/// groups, large ones in place.
+fn hash_without_lanes(blocks: &[&[u8]], out: &mut [Hash], scratch: &mut LeafScratch) {
     let params = params();
     let mut i = 0;
     while i < blocks.len() {
@@ -176,6 +241,27 @@ mod tests {
             for (b, h) in blocks.iter().zip(&out[1..]) {
                 assert_eq!(*h, hash_leaf(b), "size {}", b.len());
             }
+            // The kernels a CPU without AVX-512 uses.
+            let mut out = vec![Hash([0; 32]); n];
+            hash_without_lanes(&blocks, &mut out, &mut LeafScratch::default());
+            for (b, h) in blocks.iter().zip(&out) {
+                assert_eq!(*h, hash_leaf(b), "size {} without lanes", b.len());
+            }
         }
+    }
+
+    #[test]
+    fn lane_groups_keep_to_similar_sizes() {
+        let sized = |sizes: &[usize]| -> usize {
+            let data: Vec<Vec<u8>> = sizes.iter().map(|&s| vec![0; s]).collect();
+            let blocks: Vec<&[u8]> = data.iter().map(|v| v.as_slice()).collect();
+            lane_group(&blocks)
+        };
+        assert_eq!(sized(&[1024; 20]), 8);
+        assert_eq!(sized(&[]), 0);
+        // 1024 bytes and the prefix are 9 compressions; 2100 are 17, 2500 are 20.
+        assert_eq!(sized(&[1024, 1024, 2100, 10]), 3);
+        assert_eq!(sized(&[1024, 2500]), 1);
+        assert_eq!(sized(&[65536, 65536, 60000, 1]), 3);
     }
 }

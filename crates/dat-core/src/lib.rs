@@ -21,6 +21,7 @@ pub mod feed_fuzzing;
 pub mod flat_tree;
 pub mod fuzzing;
 mod leaf_hash;
+mod lend;
 pub mod limits;
 pub mod link;
 pub mod node;

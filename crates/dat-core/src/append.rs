@@ -37,6 +37,8 @@ pub(crate) struct Scratch {
     known: KnownParents,
     tree: Vec<u8>,
     low: Vec<Node>,
+    /// The last chunk's new nodes, placed in `tree` after the next step starts.
+    grown: Vec<Node>,
     signatures: Vec<u8>,
     /// Entries of the `signatures` file, when known: `(feed length, entries)`, valid while
     /// the feed still has that length (only appends write it then).
@@ -128,6 +130,7 @@ impl Feed {
             known,
             tree,
             low,
+            grown,
             signatures,
             sig_entries,
             grower,
@@ -135,6 +138,7 @@ impl Feed {
         } = scratch;
         tree.clear();
         low.clear();
+        grown.clear();
         let mut tree = TreeBuf {
             bytes: tree,
             low,
@@ -143,6 +147,9 @@ impl Feed {
         let mut refs: Vec<&'a [u8]> = Vec::new();
         let mut last = false;
         while !last {
+            for node in grown.drain(..) {
+                tree.place(&node);
+            }
             if tree.bytes.len() >= APPEND_CHUNK_BYTES {
                 self.write(Slot::Tree, tree.offset(), tree.bytes)?;
                 tree.base += (tree.bytes.len() / NODE_RECORD_LEN) as u64;
@@ -198,7 +205,7 @@ impl Feed {
                 chunk.sizes(),
                 hashes,
                 known,
-                |node| tree.place(node),
+                |node| grown.push(*node),
             )?;
             n += k as u64;
             bytes += chunk_bytes as u64;
@@ -207,12 +214,16 @@ impl Feed {
             self.roots = roots;
             return Ok(start..start);
         }
-        // The helper signs while this thread writes the tree and sets the bitfield's bits.
+        // The helper signs while this thread lays out and writes the tree and sets the
+        // bitfield's bits: the signature is the longest step of a batch's end.
         let root_hash = hash_roots(&roots);
         let signing = match self.secret.as_ref() {
             Some(secret) => helping.sign(secret, root_hash),
             None => return Err(FeedError::NotWritable),
         };
+        for node in grown.drain(..) {
+            tree.place(&node);
+        }
         self.write(Slot::Tree, tree.offset(), tree.bytes)?;
         for node in tree.low.iter() {
             let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * node.index;

@@ -11,21 +11,25 @@
 //! waits about as long as the unit takes and then hashes it itself. Hashing is pure, so a
 //! unit done twice gives the same hashes and the first set wins.
 //!
-//! A unit of 2, 4 or 8 blocks that starts at a multiple of its length in the feed is a whole
+//! A unit of 2, 4, 8 or 16 blocks that starts at a multiple of its length in the feed is a whole
 //! subtree of the Merkle tree, so the thread that hashes its leaves also hashes the parents
-//! inside it: seven of every eight parents of an append are hashed beside the leaves, off
-//! the caller's path.
+//! inside it: fifteen of every sixteen parents of an append are hashed beside the leaves.
 
 use std::ops::Range;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::crypto::Hash;
 use crate::leaf_hash::{LeafScratch, hash_into, hash_preimages, parent_preimage};
 use crate::lend::{LentBlocks, MAX_READ};
 
-/// Most blocks in one hashing unit: one round of the 8-lane kernel, and a subtree of depth 3.
+/// Most blocks in one hashing unit: two rounds of the 8-lane kernel, and a subtree of depth 4
+/// whose 8 lowest parents fill the lanes once. (With units of 8 blocks, their 7 parents took
+/// three calls, of 4, 2 and 1, and a quarter of the unit's time.)
 pub(crate) const UNIT_BLOCKS: usize = MAX_READ;
+/// A claim from the front of the chunk, and one from the back (see [`Chunk::claim`]).
+const FRONT: u64 = 1;
+const BACK: u64 = 1 << 32;
 /// Parents inside a unit of [`UNIT_BLOCKS`] aligned blocks.
 const UNIT_PARENTS: usize = UNIT_BLOCKS - 1;
 /// Depth of the highest parent inside a unit.
@@ -54,8 +58,8 @@ pub(crate) struct Chunk {
     sizes: Vec<u64>,
     /// First block of each hashing unit, then the block count.
     units: Vec<usize>,
-    /// The next unit to claim.
-    next: AtomicUsize,
+    /// Units claimed from the front (the low 32 bits) and from the back (the high 32 bits).
+    claimed: AtomicU64,
     /// Each unit's hashes, once some thread has them.
     hashed: Vec<OnceLock<UnitHashes>>,
 }
@@ -87,7 +91,7 @@ impl Chunk {
         if self.units[self.units.len() - 1] != n {
             self.units.push(n);
         }
-        *self.next.get_mut() = 0;
+        *self.claimed.get_mut() = 0;
         let units = self.unit_count();
         self.hashed.clear();
         self.hashed.resize_with(units, OnceLock::new);
@@ -128,11 +132,11 @@ impl Chunk {
         }
     }
 
-    /// The helper's share: claim units and hash them, reading the lent blocks, until none
-    /// are left to claim or the blocks are no longer lent.
+    /// The helper's share: claim units from the back and hash them, reading the lent blocks,
+    /// until none are left to claim or the blocks are no longer lent.
     pub(crate) fn help(&self, lent: &LentBlocks) {
         loop {
-            let Some(u) = self.claim() else {
+            let Some(u) = self.claim(BACK) else {
                 return;
             };
             if lent
@@ -144,9 +148,21 @@ impl Chunk {
         }
     }
 
-    fn claim(&self) -> Option<usize> {
-        let u = self.next.fetch_add(1, Ordering::Relaxed);
-        (u < self.unit_count()).then_some(u)
+    /// Claim the next unit from the front or the back. The caller claims from the front
+    /// because it has just written the blocks there, so they are in its cache; the helper
+    /// from the back, so the two do not fetch the same blocks from memory at the same time.
+    fn claim(&self, end: u64) -> Option<usize> {
+        let before = self.claimed.fetch_add(end, Ordering::Relaxed);
+        let (front, back) = (before & 0xffff_ffff, before >> 32);
+        let units = self.unit_count() as u64;
+        if front + back >= units {
+            return None;
+        }
+        Some(if end == FRONT {
+            front
+        } else {
+            units - 1 - back
+        } as usize)
     }
 
     /// Every leaf hash of the chunk into `leaves` (one per block), and the parents hashed
@@ -161,7 +177,7 @@ impl Chunk {
     ) {
         debug_assert_eq!(leaves.len(), self.len());
         debug_assert_eq!(blocks.len(), self.len());
-        while let Some(u) = self.claim() {
+        while let Some(u) = self.claim(FRONT) {
             self.hash_unit(u, &blocks[self.unit_blocks(u)]);
         }
         parents.reset(self.first, self.first + self.len() as u64);
@@ -369,11 +385,11 @@ mod tests {
                 check(first, sizes, &chunk, &data, &out);
             }
         }
-        // 17 blocks from 0: units 0..8 and 8..16 have 7 parents each.
+        // 17 blocks from 0: unit 0..16 has 15 parents.
         let (chunk, data) = (chunk_of(0, &[1024; 17]), data_of(&[1024; 17]));
         let mut known = KnownParents::default();
         chunk.hash_all(&slices(&data), &mut vec![Hash([0; 32]); 17], &mut known);
-        assert_eq!(known.indexes().len(), 14);
+        assert_eq!(known.indexes().len(), 15);
     }
 
     #[test]
@@ -413,11 +429,96 @@ mod tests {
     #[test]
     fn a_unit_claimed_but_never_hashed_is_hashed_by_the_caller() {
         let (chunk, data) = (chunk_of(0, &[1024; 40]), data_of(&[1024; 40]));
-        // A helper that claimed unit 0 and was then paused for good.
-        chunk.next.fetch_add(1, Ordering::Relaxed);
+        // A helper that claimed the last unit and was then paused for good.
+        chunk.claimed.fetch_add(BACK, Ordering::Relaxed);
         let mut out = vec![Hash([0; 32]); 40];
         chunk.hash_all(&slices(&data), &mut out, &mut KnownParents::default());
         check(0, &[1024; 40], &chunk, &data, &out);
+    }
+
+    #[test]
+    fn claims_from_both_ends_take_each_unit_once() {
+        for units in [0usize, 1, 2, 7, 40] {
+            let chunk = chunk_of(0, &vec![1024; units * UNIT_BLOCKS]);
+            assert_eq!(chunk.unit_count(), units);
+            let claimed: Vec<Vec<usize>> = std::thread::scope(|s| {
+                let ends = [FRONT, BACK, FRONT, BACK];
+                let threads: Vec<_> = ends
+                    .iter()
+                    .map(|&end| {
+                        let chunk = &chunk;
+                        s.spawn(move || std::iter::from_fn(|| chunk.claim(end)).collect())
+                    })
+                    .collect();
+                threads
+                    .into_iter()
+                    .map(|t| t.join().unwrap_or_default())
+                    .collect()
+            });
+            let mut all: Vec<usize> = claimed.concat();
+            all.sort_unstable();
+            assert_eq!(all, (0..units).collect::<Vec<_>>(), "{units} units");
+            // A front claimer sees its units in order, a back claimer in reverse.
+            assert!(claimed[0].windows(2).all(|w| w[0] < w[1]));
+            assert!(claimed[1].windows(2).all(|w| w[0] > w[1]));
+        }
+    }
+
+    /// `cargo test --release -p dat-core --lib unit_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn unit_speed() {
+        let data = data_of(&[1024; UNIT_BLOCKS]);
+        let blocks = slices(&data);
+        let rounds = 20_000;
+        let t = std::time::Instant::now();
+        for _ in 0..rounds {
+            let chunk = chunk_of(0, &[1024; UNIT_BLOCKS]);
+            std::hint::black_box(chunk.hash_unit(0, &blocks));
+        }
+        let unit = t.elapsed().as_secs_f64() * 1e6 / rounds as f64;
+        let t = std::time::Instant::now();
+        for _ in 0..rounds {
+            let mut out = [Hash([0; 32]); UNIT_BLOCKS];
+            SCRATCH.with_borrow_mut(|s| hash_into(&blocks, &mut out, s));
+            std::hint::black_box(out);
+        }
+        let leaves = t.elapsed().as_secs_f64() * 1e6 / rounds as f64;
+        eprintln!("unit of {UNIT_BLOCKS} x 1 KiB: {unit:.2} us, its leaves alone {leaves:.2} us");
+        let p = [[5u8; crate::leaf_hash::PARENT_PREIMAGE]; 8];
+        for n in [1usize, 2, 4, 8] {
+            let pre: Vec<&[u8]> = p[..n].iter().map(|x| &x[..]).collect();
+            let t = std::time::Instant::now();
+            for _ in 0..rounds {
+                let mut out = [Hash([0; 32]); 8];
+                hash_preimages(std::hint::black_box(&pre), &mut out[..n]);
+                std::hint::black_box(out);
+            }
+            eprintln!(
+                "{n} parents: {:.0} ns",
+                t.elapsed().as_secs_f64() * 1e9 / rounds as f64
+            );
+        }
+        let mut params = blake2b_simd::Params::new();
+        params.hash_length(32);
+        let t = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(params.hash(std::hint::black_box(&p[0][..])));
+        }
+        eprintln!(
+            "1 parent, Params::hash: {:.0} ns",
+            t.elapsed().as_secs_f64() * 1e9 / rounds as f64
+        );
+        let t = std::time::Instant::now();
+        for _ in 0..rounds {
+            let mut st = blake2b_simd::State::new();
+            st.update(std::hint::black_box(&p[0][..]));
+            std::hint::black_box(st.finalize());
+        }
+        eprintln!(
+            "1 parent, State 64-byte digest: {:.0} ns",
+            t.elapsed().as_secs_f64() * 1e9 / rounds as f64
+        );
     }
 
     #[test]
@@ -425,7 +526,7 @@ mod tests {
         let mut chunk = chunk_of(0, &[1024; 40]);
         chunk.plan(40, [1u64; 3].into_iter());
         assert_eq!(chunk.unit_count(), 1);
-        assert_eq!(chunk.next.load(Ordering::Relaxed), 0);
+        assert_eq!(chunk.claimed.load(Ordering::Relaxed), 0);
         assert!(chunk.hashed.iter().all(|h| h.get().is_none()));
     }
 }

@@ -152,11 +152,17 @@ fn hash_lanes_body(lanes: &[Message<'_>; LANES], out: &mut [[u8; 32]; LANES]) {
         *x ^= 0x0101_0020;
     }
     let mut buf = [[0u8; BLOCK]; LANES];
-    for b in 0..AHEAD {
-        prefetch(&std::array::from_fn(|l| lanes[l].body_part(b)));
+    // Short messages (parents) are in cache already.
+    let ahead = most > AHEAD;
+    if ahead {
+        for b in 0..AHEAD {
+            prefetch(&std::array::from_fn(|l| lanes[l].body_part(b)));
+        }
     }
     for b in 0..most {
-        prefetch(&std::array::from_fn(|l| lanes[l].body_part(b + AHEAD)));
+        if ahead {
+            prefetch(&std::array::from_fn(|l| lanes[l].body_part(b + AHEAD)));
+        }
         // Blocks inside every body are read where they lie; otherwise (the first, behind the
         // heads, and the padded last) every lane's block is copied. A choice per lane would
         // be fewer copies, but the compiler then stops vectorizing `compress` (3× slower).

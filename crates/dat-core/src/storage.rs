@@ -250,7 +250,9 @@ impl Reserve {
 
     /// Reserve ahead of a write that ends at `end`, if that is past what is reserved.
     fn before_write(&mut self, file: &File, end: u64) {
-        if end <= self.end || self.off {
+        // Small files (keys, a small feed's tree) are not worth a reservation: giving it
+        // back costs a truncate on every close.
+        if end <= self.end || self.off || end < RESERVE_MIN {
             return;
         }
         let step = (end / 8).clamp(RESERVE_MIN, RESERVE_MAX);
@@ -621,18 +623,27 @@ mod tests {
     }
 
     #[test]
-    fn a_reopened_file_reserves_from_its_end() {
+    fn a_reopened_file_reserves_from_its_end_and_a_small_one_not_at_all() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("tree");
-        std::fs::write(&path, vec![1u8; 5000]).unwrap();
-        let mut f = FileStorage::new(&path);
-        f.write_at(5000, b"more").unwrap();
-        assert!(f.reserve.end >= 5004 || f.reserve.off);
-        drop(f);
-        let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(bytes.len(), 5004);
-        assert!(bytes[..5000].iter().all(|&b| b == 1));
-        assert_eq!(&bytes[5000..], b"more");
-        assert!(allocated(&path) <= 64 << 10);
+        for (name, len) in [("tree", 100_000usize), ("key", 5000)] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, vec![1u8; len]).unwrap();
+            let mut f = FileStorage::new(&path);
+            f.write_at(len as u64, b"more").unwrap();
+            if len < RESERVE_MIN as usize {
+                assert!(
+                    !f.reserve.reserved,
+                    "{name}: nothing reserved for a small file"
+                );
+            } else {
+                assert!(f.reserve.end >= len as u64 + 4 || f.reserve.off);
+            }
+            drop(f);
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(bytes.len(), len + 4);
+            assert!(bytes[..len].iter().all(|&b| b == 1));
+            assert_eq!(&bytes[len..], b"more");
+            assert!(allocated(&path) <= len as u64 + (64 << 10));
+        }
     }
 }

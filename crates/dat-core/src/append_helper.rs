@@ -205,7 +205,12 @@ fn serve(chunks: &Receiver<Job>) {
             },
         };
         match job {
-            Job::Hash(chunk, lent) => chunk.help(&lent),
+            Job::Hash(chunk, lent) => {
+                chunk.help(&lent);
+                // The batch's signature is the helper's next job, once the caller has the
+                // roots.
+                crate::crypto::warm_signing();
+            }
             Job::Sign(job) => job.run(),
         }
     }

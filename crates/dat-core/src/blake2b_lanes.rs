@@ -10,6 +10,8 @@
 
 use multiversion::multiversion;
 
+use crate::prefetch::{self, Level};
+
 /// Messages hashed at once.
 pub(crate) const LANES: usize = 8;
 const BLOCK: usize = 128;
@@ -185,39 +187,16 @@ fn hash_lanes_body(lanes: &[Message<'_>; LANES], out: &mut [[u8; 32]; LANES]) {
     }
 }
 
-/// Blocks read ahead of the one being compressed. The lanes read eight streams of short
-/// messages, which the hardware prefetcher follows poorly: hashing 1 KiB blocks from memory
-/// out of cache took 589 ns per leaf against 366 from cache.
+/// Blocks read ahead of the one being compressed, into L1 ([`crate::prefetch`]): the lanes
+/// read eight short streams, which the hardware prefetcher follows poorly.
 const AHEAD: usize = 2;
 
 /// Ask for each lane's bytes in `ahead` to be brought into the cache.
 fn prefetch(ahead: &[&[u8]; LANES]) {
     for part in ahead {
-        for line in part.chunks(64) {
-            prefetch_line(line.as_ptr());
-        }
-        if let Some(last) = part.last() {
-            prefetch_line(last);
-        }
+        prefetch::bytes(part, Level::L1);
     }
 }
-
-/// Ask for the cache line holding `p` to be brought into the cache.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
-#[inline(always)]
-#[allow(unsafe_code)]
-fn prefetch_line(p: *const u8) {
-    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-    // SAFETY: `_mm_prefetch` requires SSE, which this build has (the `cfg` above; it is part
-    // of every x86_64 target's baseline). PREFETCHT0 is a hint: it reads nothing the program
-    // sees and cannot fault, whatever the address, so any pointer is a valid argument.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
-}
-
-/// Ask for the cache line holding `p` to be brought into the cache (a no-op here).
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
-#[inline(always)]
-fn prefetch_line(_p: *const u8) {}
 
 /// One compression in every lane: the loop over lanes has a scalar body (sixteen state words
 /// in locals), which the compiler turns into vector instructions across the lanes. It is

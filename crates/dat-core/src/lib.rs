@@ -26,6 +26,7 @@ pub mod limits;
 pub mod link;
 pub mod node;
 mod open;
+mod prefetch;
 pub mod proof;
 pub mod protobuf;
 mod replicate;

@@ -133,17 +133,16 @@ impl Chunk {
         }
     }
 
-    /// The helper's share: claim units from the back and hash them, reading the lent blocks,
+    /// The helper's share: claim units from the front and hash them, reading the lent blocks,
     /// until none are left to claim or the blocks are no longer lent.
     pub(crate) fn help(&self, lent: &LentBlocks) {
         loop {
-            let Some(u) = self.claim(BACK) else {
+            let Some(u) = self.claim(FRONT) else {
                 return;
             };
-            // The unit this thread most likely hashes next, brought into L2 meanwhile: the
-            // helper's units have not been written yet, so they are still in memory.
-            if let Some(next) = u.checked_sub(1) {
-                lent.read(self.unit_blocks(next), |blocks| {
+            // The unit this thread most likely hashes next, brought into L2 meanwhile.
+            if u + 1 < self.unit_count() {
+                lent.read(self.unit_blocks(u + 1), |blocks| {
                     for block in blocks {
                         prefetch::bytes(block, Level::L2);
                     }
@@ -158,9 +157,11 @@ impl Chunk {
         }
     }
 
-    /// Claim the next unit from the front or the back. The caller claims from the front
-    /// because it has just written the blocks there, so they are in its cache; the helper
-    /// from the back, so the two do not fetch the same blocks from memory at the same time.
+    /// Claim the next unit from the front or the back. While the helper starts hashing, the
+    /// caller writes the chunk to disk, front to back, faster than the helper hashes: so the
+    /// helper claims from the front, just behind the write, and reads blocks the write has
+    /// brought into the caller's cache rather than from memory; the caller, done writing,
+    /// claims from the back, which the write left in its own cache.
     fn claim(&self, end: u64) -> Option<usize> {
         let before = self.claimed.fetch_add(end, Ordering::Relaxed);
         let (front, back) = (before & 0xffff_ffff, before >> 32);
@@ -187,7 +188,7 @@ impl Chunk {
     ) {
         debug_assert_eq!(leaves.len(), self.len());
         debug_assert_eq!(blocks.len(), self.len());
-        while let Some(u) = self.claim(FRONT) {
+        while let Some(u) = self.claim(BACK) {
             self.hash_unit(u, &blocks[self.unit_blocks(u)]);
         }
         parents.reset(self.first, self.first + self.len() as u64);
@@ -439,8 +440,8 @@ mod tests {
     #[test]
     fn a_unit_claimed_but_never_hashed_is_hashed_by_the_caller() {
         let (chunk, data) = (chunk_of(0, &[1024; 40]), data_of(&[1024; 40]));
-        // A helper that claimed the last unit and was then paused for good.
-        chunk.claimed.fetch_add(BACK, Ordering::Relaxed);
+        // A helper that claimed the first unit and was then paused for good.
+        chunk.claimed.fetch_add(FRONT, Ordering::Relaxed);
         let mut out = vec![Hash([0; 32]); 40];
         chunk.hash_all(&slices(&data), &mut out, &mut KnownParents::default());
         check(0, &[1024; 40], &chunk, &data, &out);

@@ -210,16 +210,13 @@ fn compress(
     lens: &[usize; LANES],
     blocks: &[usize; LANES],
 ) {
+    let mt = transpose(words);
     let end = (b + 1) * BLOCK;
     let counter: Lanes = std::array::from_fn(|l| end.min(lens[l]) as u64);
     let last: Lanes = std::array::from_fn(|l| if b + 1 == blocks[l] { u64::MAX } else { 0 });
     let active: [bool; LANES] = std::array::from_fn(|l| b < blocks[l]);
     for l in 0..LANES {
-        let m: [u64; 16] = std::array::from_fn(|w| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&words[l][8 * w..8 * w + 8]);
-            u64::from_le_bytes(word)
-        });
+        let m: [u64; 16] = std::array::from_fn(|w| mt[w][l]);
         let mut v: [u64; 16] = [
             h[0][l],
             h[1][l],
@@ -257,6 +254,21 @@ fn compress(
             h[i][l] = if active[l] { next } else { h[i][l] };
         }
     }
+}
+
+/// The lanes' message words, word-major: `[w][l]` is word `w` of lane `l`, so the rounds
+/// read each word of all lanes with one vector load.
+#[inline(always)]
+fn transpose(words: &[&[u8; BLOCK]; LANES]) -> [Lanes; 16] {
+    let mut mt = [[0u64; LANES]; 16];
+    for (l, block) in words.iter().enumerate() {
+        for (w, word) in block.chunks_exact(8).enumerate() {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(word);
+            mt[w][l] = u64::from_le_bytes(bytes);
+        }
+    }
+    mt
 }
 
 #[inline(always)]

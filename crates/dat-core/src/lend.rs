@@ -13,7 +13,8 @@
 //! (a few µs, or longer if the scheduler pauses the helper there); it waits parked, not
 //! spinning, after a short spin.
 
-// This module holds the crate's only `unsafe` block: see the proof at `read`.
+// One of the crate's two `unsafe` blocks (the other is the prefetch hint in `prefetch.rs`):
+// see the proof at `read`.
 #![allow(unsafe_code)]
 
 use std::ops::Range;

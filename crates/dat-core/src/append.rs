@@ -146,9 +146,14 @@ impl Feed {
         };
         let mut refs: Vec<&'a [u8]> = Vec::new();
         let mut last = false;
+        // The last chunk's first grown level, when the nodes under it are still to be laid out.
+        let mut below: Option<(u64, u32)> = None;
         while !last {
             for node in grown.drain(..) {
                 tree.place(&node);
+            }
+            if let Some((at, depth)) = below.take() {
+                grower.emit_below(at, chunk.sizes(), hashes, known, depth, |n| tree.place(n));
             }
             if tree.bytes.len() >= APPEND_CHUNK_BYTES {
                 self.write(Slot::Tree, tree.offset(), tree.bytes)?;
@@ -199,7 +204,7 @@ impl Feed {
                 written
             })?;
             tree.cover(2 * (chunk_start + k as u64) - 1);
-            grower.grow(
+            let depth = grower.grow(
                 &mut roots,
                 chunk_start,
                 chunk.sizes(),
@@ -207,6 +212,7 @@ impl Feed {
                 known,
                 |node| grown.push(*node),
             )?;
+            below = (depth > 0).then_some((chunk_start, depth));
             n += k as u64;
             bytes += chunk_bytes as u64;
         }
@@ -223,6 +229,9 @@ impl Feed {
         };
         for node in grown.drain(..) {
             tree.place(&node);
+        }
+        if let Some((at, depth)) = below.take() {
+            grower.emit_below(at, chunk.sizes(), hashes, known, depth, |n| tree.place(n));
         }
         self.write(Slot::Tree, tree.offset(), tree.bytes)?;
         for node in tree.low.iter() {

@@ -274,6 +274,8 @@ thread_local! {
 pub(crate) struct KnownParents {
     /// Per depth: the offset of entry 0, and the entries.
     levels: [(u64, Vec<Option<Hash>>); UNIT_DEPTH as usize],
+    /// Per depth: how many entries are still unknown.
+    missing: [usize; UNIT_DEPTH as usize],
 }
 
 impl KnownParents {
@@ -284,6 +286,7 @@ impl KnownParents {
             *base = start >> depth;
             hashes.clear();
             hashes.resize(((end >> depth) - *base) as usize, None);
+            self.missing[d] = hashes.len();
         }
     }
 
@@ -291,7 +294,25 @@ impl KnownParents {
         let (base, level) = &mut self.levels[depth as usize - 1];
         let at = (offset - *base) as usize;
         for (slot, h) in level[at..at + hashes.len()].iter_mut().zip(hashes) {
+            if slot.is_none() {
+                self.missing[depth as usize - 1] -= 1;
+            }
             *slot = Some(*h);
+        }
+    }
+
+    /// Whether every node at `depth` (1 to [`UNIT_DEPTH`]) over blocks `start..end` is known.
+    pub(crate) fn complete(&self, depth: u32, start: u64, end: u64) -> bool {
+        let Some(d) = (depth as usize).checked_sub(1) else {
+            return false;
+        };
+        match (self.levels.get(d), self.missing.get(d)) {
+            (Some((base, level)), Some(&missing)) => {
+                missing == 0
+                    && *base == start >> depth
+                    && level.len() as u64 == (end >> depth) - (start >> depth)
+            }
+            _ => false,
         }
     }
 
@@ -530,6 +551,78 @@ mod tests {
             "1 parent, State 64-byte digest: {:.0} ns",
             t.elapsed().as_secs_f64() * 1e9 / rounds as f64
         );
+    }
+
+    /// Roots of a tree of `n` leaves, the slow way.
+    fn roots_of(data: &[Vec<u8>], n: u64) -> Vec<Node> {
+        flat_tree::full_roots(2 * n)
+            .into_iter()
+            .map(|index| {
+                let (depth, offset) = (flat_tree::depth(index), flat_tree::offset(index));
+                subtree(data, 0, offset << depth, depth)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn growing_from_the_units_tops_gives_the_same_nodes_and_roots() {
+        use crate::tree_grow::Grower;
+        let sizes: Vec<usize> = (0..700).map(|i| (i * 37) % 3000).collect();
+        let data = data_of(&sizes);
+        for (start, n) in [
+            (0u64, 256usize),
+            (16, 48),
+            (32, 16),
+            (48, 300),
+            (3, 61),
+            (16, 40),
+        ] {
+            let end = start as usize + n;
+            let blocks = slices(&data[start as usize..end]);
+            let chunk = chunk_of(start, &sizes[start as usize..end]);
+            let mut leaves = vec![Hash([0; 32]); n];
+            let mut known = KnownParents::default();
+            chunk.hash_all(&blocks, &mut leaves, &mut known);
+            let grown = |known: &KnownParents| {
+                let mut roots = roots_of(&data, start);
+                let mut nodes = Vec::new();
+                let mut grower = Grower::default();
+                let depth = grower
+                    .grow(&mut roots, start, chunk.sizes(), &leaves, known, |x| {
+                        nodes.push(*x)
+                    })
+                    .unwrap_or_else(|e| panic!("{e}"));
+                grower.emit_below(start, chunk.sizes(), &leaves, known, depth, |x| {
+                    nodes.push(*x)
+                });
+                nodes.sort_by_key(|x| x.index);
+                (depth, nodes, roots)
+            };
+            let (depth, fast, fast_roots) = grown(&known);
+            let (plain_depth, plain, plain_roots) = grown(&KnownParents::default());
+            // Whole units from a unit boundary start at the units' tops; others lower.
+            let whole = start.is_multiple_of(16) && end.is_multiple_of(16);
+            assert!(
+                depth <= UNIT_DEPTH && (!whole || depth == UNIT_DEPTH),
+                "{start}+{n}"
+            );
+            if !start.is_multiple_of(2) {
+                assert_eq!(depth, 0);
+            }
+            assert_eq!(plain_depth, 0);
+            assert_eq!(fast, plain, "{start}+{n}: nodes");
+            assert_eq!(fast_roots, plain_roots, "{start}+{n}: roots");
+            assert_eq!(
+                fast_roots,
+                roots_of(&data, end as u64),
+                "{start}+{n}: roots"
+            );
+            // Every new node, once.
+            let expected: usize = (0..64)
+                .map(|d| ((end as u64) >> d) - (start >> d))
+                .sum::<u64>() as usize;
+            assert_eq!(fast.len(), expected, "{start}+{n}");
+        }
     }
 
     /// `cargo test --release -p dat-core --lib grow_speed -- --ignored --nocapture`

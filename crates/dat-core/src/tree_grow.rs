@@ -8,7 +8,7 @@
 //! left child, and that child is one of the old roots. The nodes and roots are the same as the
 //! one-leaf-at-a-time generator's; the tests check that.
 
-use crate::append_chunk::KnownParents;
+use crate::append_chunk::{KnownParents, UNIT_DEPTH};
 use crate::crypto::Hash;
 use crate::error::FeedError;
 use crate::flat_tree;
@@ -25,13 +25,18 @@ pub(crate) struct Grower {
     /// Positions in `next` of the parents being hashed.
     pending: Vec<usize>,
     new_roots: Vec<Node>,
+    /// Node sizes of two levels, for [`Grower::emit_below`].
+    sizes_below: Vec<u64>,
+    sizes_next: Vec<u64>,
 }
 
 impl Grower {
     /// Add leaves `start..start + sizes.len()` (sizes and hashes in order) to the tree whose
     /// roots are `roots` (the nodes at `full_roots(2 * start)`, ascending), replacing `roots`
     /// with the new ones. Parents in `known` are taken from there rather than hashed. `emit`
-    /// sees every new node: the leaves, then each level's parents.
+    /// sees every new node from the returned depth up, level by level; when that depth is
+    /// above 0, [`Grower::emit_below`] gives the ones under it (the roots, which a batch's
+    /// signature waits for, come first that way).
     pub(crate) fn grow(
         &mut self,
         roots: &mut Vec<Node>,
@@ -40,30 +45,18 @@ impl Grower {
         hashes: &[Hash],
         known: &KnownParents,
         mut emit: impl FnMut(&Node),
-    ) -> Result<(), FeedError> {
+    ) -> Result<u32, FeedError> {
         debug_assert_eq!(sizes.len(), hashes.len());
         if sizes.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let end = start + sizes.len() as u64;
-        self.level.clear();
-        self.level.extend(
-            sizes
-                .iter()
-                .zip(hashes)
-                .enumerate()
-                .map(|(k, (&size, &hash))| {
-                    let node = Node {
-                        index: flat_tree::leaf(start + k as u64),
-                        hash,
-                        size,
-                    };
-                    emit(&node);
-                    node
-                }),
-        );
+        let lowest = self.known_level(start, sizes, hashes, known);
+        let mut depth = lowest;
+        for node in &self.level {
+            emit(node);
+        }
         self.new_roots.clear();
-        let mut depth = 0u32;
         loop {
             // `level` holds the new nodes of `depth`, offsets `start >> depth ..`.
             let first = start >> depth;
@@ -95,7 +88,108 @@ impl Grower {
         // Roots above the highest new level are old roots that stay.
         roots.retain(|r| flat_tree::depth(r.index) > depth);
         roots.extend(self.new_roots.iter().rev());
-        Ok(())
+        Ok(lowest)
+    }
+
+    /// Fill `self.level` with the new nodes of the highest level at or below
+    /// [`UNIT_DEPTH`] below which every new node is a leaf or in `known` and lies wholly in
+    /// `start..end` (both multiples of its width), and return that depth: growing can start
+    /// there, and [`Grower::emit_below`] gives the nodes under it. Depth 0 (the leaves) when
+    /// there is no such level. The roots of a batch are then a few hashes away from the
+    /// units' tops, which shortens the path to the batch's signature.
+    fn known_level(
+        &mut self,
+        start: u64,
+        sizes: &[u64],
+        hashes: &[Hash],
+        known: &KnownParents,
+    ) -> u32 {
+        let end = start + sizes.len() as u64;
+        let mut depth = 0;
+        while depth < UNIT_DEPTH {
+            let width = 1u64 << (depth + 1);
+            if !start.is_multiple_of(width)
+                || !end.is_multiple_of(width)
+                || !known.complete(depth + 1, start, end)
+            {
+                break;
+            }
+            depth += 1;
+        }
+        self.level.clear();
+        if depth > 0 {
+            let width = 1usize << depth;
+            for (k, group) in sizes.chunks(width).enumerate() {
+                let offset = (start >> depth) + k as u64;
+                let Some(hash) = known.get(depth, offset) else {
+                    break;
+                };
+                self.level.push(Node {
+                    index: flat_tree::index(depth, offset),
+                    hash,
+                    size: group.iter().fold(0u64, |a, &b| a.wrapping_add(b)),
+                });
+            }
+            if self.level.len() == sizes.len() >> depth {
+                return depth;
+            }
+            // `complete` and `get` disagree (they cannot): start from the leaves.
+            self.level.clear();
+        }
+        self.level.extend(
+            sizes
+                .iter()
+                .zip(hashes)
+                .enumerate()
+                .map(|(k, (&size, &hash))| Node {
+                    index: flat_tree::leaf(start + k as u64),
+                    hash,
+                    size,
+                }),
+        );
+        0
+    }
+
+    /// The new nodes below `depth` (what [`Grower::grow`] returned, and did not emit): the
+    /// leaves, then the parents in `known`, level by level.
+    pub(crate) fn emit_below(
+        &mut self,
+        start: u64,
+        sizes: &[u64],
+        hashes: &[Hash],
+        known: &KnownParents,
+        depth: u32,
+        mut emit: impl FnMut(&Node),
+    ) {
+        if depth == 0 {
+            return;
+        }
+        for (k, (&size, &hash)) in sizes.iter().zip(hashes).enumerate() {
+            emit(&Node {
+                index: flat_tree::leaf(start + k as u64),
+                hash,
+                size,
+            });
+        }
+        let (below, next) = (&mut self.sizes_below, &mut self.sizes_next);
+        below.clear();
+        below.extend_from_slice(sizes);
+        for d in 1..depth {
+            let first = start >> d;
+            next.clear();
+            next.extend(below.chunks_exact(2).map(|p| p[0].wrapping_add(p[1])));
+            for (k, &size) in next.iter().enumerate() {
+                let offset = first + k as u64;
+                if let Some(hash) = known.get(d, offset) {
+                    emit(&Node {
+                        index: flat_tree::index(d, offset),
+                        hash,
+                        size,
+                    });
+                }
+            }
+            std::mem::swap(below, next);
+        }
     }
 
     /// Hash the parents at offsets `range` of level `depth + 1` from `self.level` (level

@@ -531,26 +531,6 @@ mod tests {
                 t.elapsed().as_secs_f64() * 1e9 / rounds as f64
             );
         }
-        let mut params = blake2b_simd::Params::new();
-        params.hash_length(32);
-        let t = std::time::Instant::now();
-        for _ in 0..rounds {
-            std::hint::black_box(params.hash(std::hint::black_box(&p[0][..])));
-        }
-        eprintln!(
-            "1 parent, Params::hash: {:.0} ns",
-            t.elapsed().as_secs_f64() * 1e9 / rounds as f64
-        );
-        let t = std::time::Instant::now();
-        for _ in 0..rounds {
-            let mut st = blake2b_simd::State::new();
-            st.update(std::hint::black_box(&p[0][..]));
-            std::hint::black_box(st.finalize());
-        }
-        eprintln!(
-            "1 parent, State 64-byte digest: {:.0} ns",
-            t.elapsed().as_secs_f64() * 1e9 / rounds as f64
-        );
     }
 
     /// Roots of a tree of `n` leaves, the slow way.

@@ -146,7 +146,7 @@ impl Storage for FileStorage {
         let Some(file) = self.file.as_ref() else {
             return Err(io::Error::other("file not open"));
         };
-        self.reserve.before_write(file, end);
+        self.reserve.before_write(file, offset, end);
         file.write_all_at(data, offset)
     }
 
@@ -158,7 +158,8 @@ impl Storage for FileStorage {
         let Some(mut file) = self.file.as_ref() else {
             return Err(io::Error::other("file not open"));
         };
-        self.reserve.before_write(file, offset.saturating_add(len));
+        self.reserve
+            .before_write(file, offset, offset.saturating_add(len));
         file.seek(SeekFrom::Start(offset))?;
         for group in parts.chunks(1024) {
             let mut slices: Vec<IoSlice<'_>> = group
@@ -227,9 +228,13 @@ impl Drop for FileStorage {
 /// process that is killed leaves at most one step allocated past the end of each file it
 /// grew, freed by the next writer's drop. Where the filesystem cannot reserve (tmpfs
 /// can, some network filesystems cannot), or the disk is full, writes go on without it.
+/// Only a file that grows from its end is reserved for: a sparse clone writes blocks far
+/// past the end, and the holes it leaves must stay holes.
 #[derive(Debug, Default)]
 struct Reserve {
-    /// Bytes from the file's start that are allocated or reserved.
+    /// The file's size, as far as this handle has seen it.
+    size: u64,
+    /// Bytes from the file's start that are allocated or reserved, or holes.
     end: u64,
     /// Whether anything was reserved past the file's end since it was opened.
     reserved: bool,
@@ -243,20 +248,25 @@ const RESERVE_MAX: u64 = 64 << 20;
 impl Reserve {
     fn starting_at(len: u64) -> Self {
         Self {
+            size: len,
             end: len,
             ..Self::default()
         }
     }
 
-    /// Reserve ahead of a write that ends at `end`, if that is past what is reserved.
-    fn before_write(&mut self, file: &File, end: u64) {
+    /// Reserve ahead of a write of `offset..end`, if it grows the file from its end past
+    /// what is reserved.
+    fn before_write(&mut self, file: &File, offset: u64, end: u64) {
+        let size = self.size;
+        self.size = size.max(end);
         // Small files (keys, a small feed's tree) are not worth a reservation: giving it
-        // back costs a truncate on every close.
-        if end <= self.end || self.off || end < RESERVE_MIN {
+        // back costs a truncate on every close. A write that starts past the end leaves a
+        // hole, which a reservation would fill.
+        if end <= self.end || self.off || end < RESERVE_MIN || offset > size {
             return;
         }
         let step = (end / 8).clamp(RESERVE_MIN, RESERVE_MAX);
-        let from = self.end;
+        let from = self.end.max(size);
         let to = end.saturating_add(step);
         match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::KEEP_SIZE, from, to - from) {
             Ok(()) => {
@@ -620,6 +630,27 @@ mod tests {
             "{} bytes allocated for 101000 (reserved: {reserved})",
             allocated(&path)
         );
+    }
+
+    #[test]
+    fn a_write_far_past_the_end_leaves_a_hole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let mut f = FileStorage::new(&path);
+        let block = vec![3u8; 200_000];
+        f.write_at(0, &block).unwrap();
+        // A sparse clone's block 1 GiB in.
+        f.write_at(1 << 30, &block).unwrap();
+        assert_eq!(f.len().unwrap(), (1 << 30) + 200_000);
+        assert!(
+            allocated(&path) < 8 << 20,
+            "{} bytes allocated for 400000 written",
+            allocated(&path)
+        );
+        // Growing from the new end is reserved for again.
+        f.write_at((1 << 30) + 200_000, &block).unwrap();
+        drop(f);
+        assert!(allocated(&path) < 8 << 20);
     }
 
     #[test]

@@ -204,6 +204,23 @@ impl Storage for FileStorage {
             None => Ok(()),
         }
     }
+
+    /// Punch a hole: the range reads as zeros (as in [`MemoryStorage`]), the size stays,
+    /// and the disk blocks are freed, so a clone that keeps only the latest version gives
+    /// back the space of what it drops. Where the filesystem cannot punch holes the bytes
+    /// stay, which is still correct: the bitfield no longer points at them.
+    fn delete(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        if len == 0 || (self.file.is_none() && !self.path.exists()) {
+            return Ok(());
+        }
+        let file = self.file_for_write()?;
+        let punch = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
+        match rustix::fs::fallocate(file, punch, offset, len) {
+            Ok(()) => Ok(()),
+            Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 impl Drop for FileStorage {
@@ -675,6 +692,43 @@ mod tests {
             drop(file);
             proptest::prop_assert!(std::fs::read(&path).unwrap() == memory.to_vec());
         }
+    }
+
+    #[test]
+    fn deleting_a_range_frees_its_blocks_and_reads_as_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let mut f = FileStorage::new(&path);
+        let mut memory = MemoryStorage::new();
+        let bytes: Vec<u8> = (0..3u32 << 20).map(|i| (i % 251) as u8 + 1).collect();
+        f.write_at(0, &bytes).unwrap();
+        memory.write_at(0, &bytes).unwrap();
+        f.sync_data().unwrap();
+        let before = allocated(&path);
+        for (offset, len) in [(1 << 20, 1 << 20), (10, 5000), (3 << 20, 100), (0, 0)] {
+            f.delete(offset, len).unwrap();
+            memory.delete(offset, len).unwrap();
+        }
+        assert_eq!(f.len().unwrap(), 3 << 20);
+        drop(f);
+        assert!(std::fs::read(&path).unwrap() == memory.to_vec());
+        // Where holes can be punched (ext4, tmpfs, xfs), the middle MiB is given back.
+        let after = allocated(&path);
+        let probe = std::fs::File::create(dir.path().join("probe")).unwrap();
+        probe.set_len(1 << 16).unwrap();
+        let punch = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
+        if rustix::fs::fallocate(&probe, punch, 0, 4096).is_ok() && before >= 3 << 20 {
+            assert!(
+                after + (1 << 20) <= before + (8 << 10),
+                "{after} of {before} allocated"
+            );
+        } else {
+            assert!(after <= before, "{after} > {before}");
+        }
+        // Deleting from a file that was never written creates nothing.
+        let mut none = FileStorage::new(dir.path().join("absent"));
+        none.delete(0, 10).unwrap();
+        assert!(!dir.path().join("absent").exists());
     }
 
     #[test]

@@ -206,9 +206,9 @@ impl Storage for FileStorage {
     }
 
     /// Punch a hole: the range reads as zeros (as in [`MemoryStorage`]), the size stays,
-    /// and the disk blocks are freed, so a clone that keeps only the latest version gives
-    /// back the space of what it drops. Where the filesystem cannot punch holes the bytes
-    /// stay, which is still correct: the bitfield no longer points at them.
+    /// and the disk blocks are freed, so a feed that clears blocks (`Feed::clear`) gives
+    /// back their space. Where the filesystem cannot punch holes the bytes stay, which is
+    /// still correct: the bitfield no longer points at them.
     fn delete(&mut self, offset: u64, len: u64) -> io::Result<()> {
         if len == 0 || (self.file.is_none() && !self.path.exists()) {
             return Ok(());

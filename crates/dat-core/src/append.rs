@@ -3,13 +3,14 @@
 //! A batch is processed in chunks of at most [`APPEND_CHUNK_BYTES`]: the chunk's blocks go
 //! to `data` in one gathered write, leaves are hashed in SIMD lanes ([`crate::leaf_hash`])
 //! shared with the feed's helper thread ([`crate::append_helper`]), which hashes the blocks
-//! lent to it ([`crate::lend`]) while the caller writes, and the parents they complete are hashed level by
-//! level, also in lanes ([`crate::tree_grow`]). Tree entries accumulate in one contiguous
-//! buffer covering `2 * start ..` that is written when it fills or the batch ends. Parents
-//! that complete older subtrees sit before that range and are written individually (at most
-//! one per old root). Then one signature, then the dirty bitfield pages: data → tree →
-//! signatures → bitfield, so a batch cut short is never pointed at by the bitfield. The bytes
-//! written are those JS hypercore writes for the same `append(batch)`.
+//! lent to it ([`crate::lend`]) while the caller writes, and the parents they complete are
+//! hashed level by level, also in lanes ([`crate::tree_grow`]). Tree entries accumulate in
+//! one contiguous buffer covering `2 * start ..` that is written when it fills or the batch
+//! ends. Parents that complete older subtrees sit before that range and are written
+//! individually (at most one per old root). Then one signature, then the dirty bitfield
+//! pages: data → tree → signatures → bitfield, so a batch cut short is never pointed at by
+//! the bitfield. The bytes written are those JS hypercore writes for the same
+//! `append(batch)`.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -149,12 +150,7 @@ impl Feed {
         // The last chunk's first grown level, when the nodes under it are still to be laid out.
         let mut below: Option<(u64, u32)> = None;
         while !last {
-            for node in grown.drain(..) {
-                tree.place(&node);
-            }
-            if let Some((at, depth)) = below.take() {
-                grower.emit_below(at, chunk.sizes(), hashes, known, depth, |n| tree.place(n));
-            }
+            place_grown(&mut tree, grown, &mut below, grower, chunk, hashes, known);
             if tree.bytes.len() >= APPEND_CHUNK_BYTES {
                 self.write(Slot::Tree, tree.offset(), tree.bytes)?;
                 tree.base += (tree.bytes.len() / NODE_RECORD_LEN) as u64;
@@ -227,12 +223,7 @@ impl Feed {
             Some(secret) => helping.sign(secret, root_hash),
             None => return Err(FeedError::NotWritable),
         };
-        for node in grown.drain(..) {
-            tree.place(&node);
-        }
-        if let Some((at, depth)) = below.take() {
-            grower.emit_below(at, chunk.sizes(), hashes, known, depth, |n| tree.place(n));
-        }
+        place_grown(&mut tree, grown, &mut below, grower, chunk, hashes, known);
         self.write(Slot::Tree, tree.offset(), tree.bytes)?;
         for node in tree.low.iter() {
             let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * node.index;
@@ -324,6 +315,26 @@ impl Feed {
         )?;
         *known = Some((start + n, entries.max(last + 1)));
         Ok(())
+    }
+}
+
+/// Lay out the last chunk's new nodes: those the grower emitted, then, when it grew from the
+/// units' tops, the leaves and inner parents under them (`below`: the chunk's first block and
+/// the depth it grew from). `chunk`, `hashes` and `known` are still that chunk's.
+fn place_grown(
+    tree: &mut TreeBuf<'_>,
+    grown: &mut Vec<Node>,
+    below: &mut Option<(u64, u32)>,
+    grower: &mut Grower,
+    chunk: &Chunk,
+    hashes: &[Hash],
+    known: &KnownParents,
+) {
+    for node in grown.drain(..) {
+        tree.place(&node);
+    }
+    if let Some((at, depth)) = below.take() {
+        grower.emit_below(at, chunk.sizes(), hashes, known, depth, |n| tree.place(n));
     }
 }
 

@@ -43,7 +43,7 @@ const UNIT_BYTES: usize = 256 * 1024;
 const POLL_BYTES: usize = 8;
 
 /// A unit's leaf hashes and, for an aligned unit, the parents inside it, level by level
-/// (for 8 blocks: 4 at depth 1, 2 at depth 2, 1 at depth 3).
+/// (for 16 blocks: 8 at depth 1, 4 at depth 2, 2 at depth 3, 1 at depth 4).
 #[derive(Debug, Clone, Copy)]
 struct UnitHashes {
     leaves: [Hash; UNIT_BLOCKS],
@@ -198,13 +198,12 @@ impl Chunk {
                 Some(h) => h,
                 None => self.wait_or_hash(u, &blocks[range.clone()]),
             };
-            let blocks = range;
-            leaves[blocks.clone()].copy_from_slice(&hashes.leaves[..blocks.len()]);
+            leaves[range.clone()].copy_from_slice(&hashes.leaves[..range.len()]);
             let depth = self.unit_depth(u);
-            let first = self.first + blocks.start as u64;
+            let first = self.first + range.start as u64;
             let mut at = 0;
             for d in 1..=depth {
-                let count = blocks.len() >> d;
+                let count = range.len() >> d;
                 parents.set(d, first >> d, &hashes.parents[at..at + count]);
                 at += count;
             }
@@ -274,8 +273,6 @@ thread_local! {
 pub(crate) struct KnownParents {
     /// Per depth: the offset of entry 0, and the entries.
     levels: [(u64, Vec<Option<Hash>>); UNIT_DEPTH as usize],
-    /// Per depth: how many entries are still unknown.
-    missing: [usize; UNIT_DEPTH as usize],
 }
 
 impl KnownParents {
@@ -286,7 +283,6 @@ impl KnownParents {
             *base = start >> depth;
             hashes.clear();
             hashes.resize(((end >> depth) - *base) as usize, None);
-            self.missing[d] = hashes.len();
         }
     }
 
@@ -294,26 +290,21 @@ impl KnownParents {
         let (base, level) = &mut self.levels[depth as usize - 1];
         let at = (offset - *base) as usize;
         for (slot, h) in level[at..at + hashes.len()].iter_mut().zip(hashes) {
-            if slot.is_none() {
-                self.missing[depth as usize - 1] -= 1;
-            }
             *slot = Some(*h);
         }
     }
 
     /// Whether every node at `depth` (1 to [`UNIT_DEPTH`]) over blocks `start..end` is known.
     pub(crate) fn complete(&self, depth: u32, start: u64, end: u64) -> bool {
-        let Some(d) = (depth as usize).checked_sub(1) else {
+        let Some((base, level)) = (depth as usize)
+            .checked_sub(1)
+            .and_then(|d| self.levels.get(d))
+        else {
             return false;
         };
-        match (self.levels.get(d), self.missing.get(d)) {
-            (Some((base, level)), Some(&missing)) => {
-                missing == 0
-                    && *base == start >> depth
-                    && level.len() as u64 == (end >> depth) - (start >> depth)
-            }
-            _ => false,
-        }
+        *base == start >> depth
+            && level.len() as u64 == (end >> depth) - (start >> depth)
+            && level.iter().all(Option::is_some)
     }
 
     /// The hash of the node at `depth` and `offset`, if a unit had it.

@@ -128,22 +128,12 @@ pub(crate) fn hash_many(messages: &[Message<'_>], out: &mut [[u8; 32]]) {
     let mut lanes: [Message<'_>; LANES] = [first; LANES];
     lanes[..messages.len()].copy_from_slice(messages);
     let mut digests = [[0u8; 32]; LANES];
-    let heads: [&[u8]; LANES] = std::array::from_fn(|l| lanes[l].head);
-    let bodies: [&[u8]; LANES] = std::array::from_fn(|l| lanes[l].body);
-    hash_lanes(&heads, &bodies, &mut digests);
+    hash_lanes(&lanes, &mut digests);
     out.copy_from_slice(&digests[..messages.len()]);
 }
 
-fn hash_lanes(heads: &[&[u8]; LANES], bodies: &[&[u8]; LANES], out: &mut [[u8; 32]; LANES]) {
-    let lanes: [Message<'_>; LANES] = std::array::from_fn(|l| Message {
-        head: heads[l],
-        body: bodies[l],
-    });
-    hash_lanes_body(&lanes, out);
-}
-
 #[inline(always)]
-fn hash_lanes_body(lanes: &[Message<'_>; LANES], out: &mut [[u8; 32]; LANES]) {
+fn hash_lanes(lanes: &[Message<'_>; LANES], out: &mut [[u8; 32]; LANES]) {
     let lens: [usize; LANES] = std::array::from_fn(|l| lanes[l].len());
     // Blocks per message: an empty message still has one (all zero) block.
     let blocks: [usize; LANES] = std::array::from_fn(|l| lens[l].div_ceil(BLOCK).max(1));

@@ -239,8 +239,9 @@ impl Drop for FileStorage {
 /// here, into reserved space 30 µs (an append of 256 1 KiB blocks spent a third of its time
 /// in that write). The reservation grows by an eighth of the file (at least 64 KiB, at most
 /// 64 MiB): one call per several writes, and a file holds at most an eighth more than its
-/// size while open, however many feeds a process has open. The file's size and bytes stay exactly
-/// what they would be without it (as JS writes them); only the blocks allocated differ.
+/// size while open, however many feeds a process has open. The file's size and bytes stay
+/// exactly what they would be without it (as JS writes them); only the blocks allocated
+/// differ.
 /// Dropping the storage frees what was never written (truncating to the same size). A
 /// process that is killed leaves at most one step allocated past the end of each file it
 /// grew, freed by the next writer's drop. Where the filesystem cannot reserve (tmpfs

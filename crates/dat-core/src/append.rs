@@ -49,11 +49,17 @@ pub(crate) struct Scratch {
 }
 
 /// Where tree entries of the running batch go: records at or after `base` into the
-/// contiguous buffer (holes stay zero), older ones to `low`, written one by one.
+/// contiguous buffer (holes stay zero), the one just before `base` (the parent that the
+/// batch's first leaf closes, when there is one) beside it, written with it, and older ones
+/// to `low`, written one by one.
 struct TreeBuf<'s> {
     bytes: &'s mut Vec<u8>,
     low: &'s mut Vec<Node>,
     base: u64,
+    /// The record at `base - 1`, until the buffer is first written.
+    before: Option<[u8; NODE_RECORD_LEN]>,
+    /// Whether the buffer was written yet (only the first write takes `before`).
+    flushed: bool,
 }
 
 impl TreeBuf<'_> {
@@ -67,7 +73,11 @@ impl TreeBuf<'_> {
 
     fn place(&mut self, node: &Node) {
         if node.index < self.base {
-            self.low.push(*node);
+            if node.index + 1 == self.base && !self.flushed {
+                self.before = Some(node.to_record());
+            } else {
+                self.low.push(*node);
+            }
             return;
         }
         let pos = ((node.index - self.base) as usize) * NODE_RECORD_LEN;
@@ -80,6 +90,23 @@ impl TreeBuf<'_> {
     /// File offset of the buffer's first record.
     fn offset(&self) -> u64 {
         HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * self.base
+    }
+
+    /// Write the buffer (and the record before it, the first time) to the tree file with
+    /// `write(offset, parts)`, and start the next buffer after it.
+    fn flush(
+        &mut self,
+        write: impl FnOnce(u64, &[&[u8]]) -> Result<(), FeedError>,
+    ) -> Result<(), FeedError> {
+        let offset = self.offset();
+        match self.before.take() {
+            Some(record) => write(offset - NODE_RECORD_LEN as u64, &[&record, self.bytes])?,
+            None => write(offset, &[self.bytes])?,
+        }
+        self.flushed = true;
+        self.base += (self.bytes.len() / NODE_RECORD_LEN) as u64;
+        self.bytes.clear();
+        Ok(())
     }
 }
 
@@ -144,6 +171,8 @@ impl Feed {
             bytes: tree,
             low,
             base: 2 * start,
+            before: None,
+            flushed: false,
         };
         let mut refs: Vec<&'a [u8]> = Vec::new();
         let mut last = false;
@@ -152,9 +181,7 @@ impl Feed {
         while !last {
             place_grown(&mut tree, grown, &mut below, grower, chunk, hashes, known);
             if tree.bytes.len() >= APPEND_CHUNK_BYTES {
-                self.write(Slot::Tree, tree.offset(), tree.bytes)?;
-                tree.base += (tree.bytes.len() / NODE_RECORD_LEN) as u64;
-                tree.bytes.clear();
+                tree.flush(|offset, parts| self.write_parts(Slot::Tree, offset, parts))?;
             }
             // The helper may still hold the last chunk (it started late): take a fresh one.
             if Arc::get_mut(chunk).is_none() {
@@ -188,18 +215,19 @@ impl Feed {
             if n == 0 {
                 helping.begin(chunk_bytes);
             }
-            hashes.clear();
-            hashes.resize(k, Hash([0; 32]));
             // The helper hashes units of the lent blocks while this thread writes them; then
-            // both hash what is left.
+            // both hash what is left. What this thread has to set up is done after the
+            // helper is shown the chunk, so that it starts at once.
             let offset = self.byte_length + bytes;
             LentBlocks::lend(lent, &refs, |lent| {
                 helping.share(chunk, lent);
+                hashes.clear();
+                hashes.resize(k, Hash([0; 32]));
+                tree.cover(2 * (chunk_start + k as u64) - 1);
                 let written = self.write_parts(Slot::Data, offset, &refs);
                 chunk.hash_all(&refs, hashes, known);
                 written
             })?;
-            tree.cover(2 * (chunk_start + k as u64) - 1);
             let depth = grower.grow(
                 &mut roots,
                 chunk_start,
@@ -224,7 +252,7 @@ impl Feed {
             None => return Err(FeedError::NotWritable),
         };
         place_grown(&mut tree, grown, &mut below, grower, chunk, hashes, known);
-        self.write(Slot::Tree, tree.offset(), tree.bytes)?;
+        tree.flush(|offset, parts| self.write_parts(Slot::Tree, offset, parts))?;
         for node in tree.low.iter() {
             let offset = HEADER_LEN as u64 + NODE_RECORD_LEN as u64 * node.index;
             self.write(Slot::Tree, offset, &node.to_record())?;

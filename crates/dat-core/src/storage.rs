@@ -261,6 +261,10 @@ struct Reserve {
 }
 
 const RESERVE_MIN: u64 = 64 << 10;
+/// A write that starts this close past the end still grows the file from its end: each
+/// batch's tree entries start one 40-byte record past the last batch's (the parent its first
+/// leaf closes goes there, later), and a filesystem block's slack is allocated anyway.
+const NEAR_END: u64 = 4096;
 const RESERVE_MAX: u64 = 64 << 20;
 
 impl Reserve {
@@ -279,9 +283,15 @@ impl Reserve {
         self.size = size.max(end);
         // Small files (keys, a small feed's tree) are not worth a reservation: giving it
         // back costs a truncate on every close. Only a write that grows the file from its
-        // end is reserved for: one that starts past the end leaves a hole, which a
-        // reservation would fill, and one inside the file (filling a hole) grows nothing.
-        if end <= self.end || self.off || end < RESERVE_MIN || offset > size || end <= size {
+        // end (or from less than a block past it) is reserved for: one that starts further
+        // leaves a hole, which a reservation would fill, and one inside the file (filling a
+        // hole) grows nothing.
+        if end <= self.end
+            || self.off
+            || end < RESERVE_MIN
+            || offset > size.saturating_add(NEAR_END)
+            || end <= size
+        {
             return;
         }
         let step = (end / 8).clamp(RESERVE_MIN, RESERVE_MAX);
@@ -730,6 +740,34 @@ mod tests {
         let mut none = FileStorage::new(dir.path().join("absent"));
         none.delete(0, 10).unwrap();
         assert!(!dir.path().join("absent").exists());
+    }
+
+    #[test]
+    fn a_file_written_one_record_past_its_end_is_reserved_for_as_an_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = vec![5u8; 20_440];
+        let mut files = Vec::new();
+        for (name, gap) in [("appended", 0u64), ("tree", 40)] {
+            let path = dir.path().join(name);
+            let mut f = FileStorage::new(&path);
+            let mut at = 32u64;
+            for _ in 0..20 {
+                f.write_at(at, &batch).unwrap();
+                at += batch.len() as u64 + gap;
+            }
+            files.push((f.reserve.reserved, f.len().unwrap(), path));
+        }
+        // As reserved as a plain append (both, where the filesystem reserves), and the size
+        // still ends at the last byte written.
+        assert_eq!(files[0].0, files[1].0);
+        assert_eq!(files[1].1, 32 + 20 * 20_440 + 19 * 40);
+        // Far past the end is still a hole, not a reservation.
+        let path = dir.path().join("far");
+        let mut f = FileStorage::new(&path);
+        f.write_at(0, &batch).unwrap();
+        f.write_at(20_440 + NEAR_END + 1, &vec![1u8; RESERVE_MIN as usize])
+            .unwrap();
+        assert!(!f.reserve.reserved);
     }
 
     #[test]

@@ -14,9 +14,13 @@ use crate::prefetch::{self, Level};
 
 /// Messages hashed at once.
 pub(crate) const LANES: usize = 8;
+/// Lanes of the narrow kernel, for a few short messages (a hashing unit's upper parents):
+/// 256-bit vectors, which CPUs that split 512-bit operations in two (Zen 4) run twice as
+/// often, so four messages cost about half of eight instead of the same.
+const NARROW: usize = 4;
 const BLOCK: usize = 128;
 
-type Lanes = [u64; LANES];
+type Lanes<const N: usize> = [u64; N];
 
 const IV: [u64; 8] = [
     0x6a09e667f3bcc908,
@@ -120,53 +124,69 @@ impl<'a> Message<'a> {
 pub(crate) fn hash_many(messages: &[Message<'_>], out: &mut [[u8; 32]]) {
     assert!(messages.len() <= LANES && messages.len() == out.len());
     assert!(messages.iter().all(|m| m.head.len() <= BLOCK));
+    if messages.len() <= NARROW {
+        hash_in::<NARROW>(messages, out, compress_narrow);
+    } else {
+        hash_in::<LANES>(messages, out, compress);
+    }
+}
+
+/// A compression of every lane of `N` (see [`compress`]).
+type Compress<const N: usize> =
+    fn(&mut [Lanes<N>; 8], &[&[u8; BLOCK]; N], usize, &[usize; N], &[usize; N]);
+
+fn hash_in<const N: usize>(messages: &[Message<'_>], out: &mut [[u8; 32]], compress: Compress<N>) {
     let Some(&first) = messages.first() else {
         return;
     };
     // Unused lanes hash the first message again (and are ignored), so that every lane has
     // whole blocks whenever the messages do.
-    let mut lanes: [Message<'_>; LANES] = [first; LANES];
+    let mut lanes: [Message<'_>; N] = [first; N];
     lanes[..messages.len()].copy_from_slice(messages);
-    let mut digests = [[0u8; 32]; LANES];
-    hash_lanes(&lanes, &mut digests);
+    let mut digests = [[0u8; 32]; N];
+    hash_lanes(&lanes, &mut digests, compress);
     out.copy_from_slice(&digests[..messages.len()]);
 }
 
 #[inline(always)]
-fn hash_lanes(lanes: &[Message<'_>; LANES], out: &mut [[u8; 32]; LANES]) {
-    let lens: [usize; LANES] = std::array::from_fn(|l| lanes[l].len());
+fn hash_lanes<const N: usize>(
+    lanes: &[Message<'_>; N],
+    out: &mut [[u8; 32]; N],
+    compress: Compress<N>,
+) {
+    let lens: [usize; N] = std::array::from_fn(|l| lanes[l].len());
     // Blocks per message: an empty message still has one (all zero) block.
-    let blocks: [usize; LANES] = std::array::from_fn(|l| lens[l].div_ceil(BLOCK).max(1));
+    let blocks: [usize; N] = std::array::from_fn(|l| lens[l].div_ceil(BLOCK).max(1));
     let most = blocks.iter().copied().max().unwrap_or(0);
-    let mut h: [Lanes; 8] = std::array::from_fn(|i| [IV[i]; LANES]);
+    let mut h: [Lanes<N>; 8] = std::array::from_fn(|i| [IV[i]; N]);
     // Parameter block: digest length 32, no key, fanout 1, depth 1.
     for x in &mut h[0] {
         *x ^= 0x0101_0020;
     }
-    let mut buf = [[0u8; BLOCK]; LANES];
+    let mut buf = [[0u8; BLOCK]; N];
     // Short messages (parents) are in cache already.
     let ahead = most > AHEAD;
     if ahead {
         for b in 0..AHEAD {
-            prefetch(&std::array::from_fn(|l| lanes[l].body_part(b)));
+            prefetch::<N>(&std::array::from_fn(|l| lanes[l].body_part(b)));
         }
     }
     for b in 0..most {
         if ahead {
-            prefetch(&std::array::from_fn(|l| lanes[l].body_part(b + AHEAD)));
+            prefetch::<N>(&std::array::from_fn(|l| lanes[l].body_part(b + AHEAD)));
         }
         // Blocks inside every body are read where they lie; otherwise (the first, behind the
         // heads, and the padded last) every lane's block is copied. A choice per lane would
         // be fewer copies, but the compiler then stops vectorizing `compress` (3× slower).
         if lanes.iter().all(|m| m.body_block(b).is_some()) {
-            let words: [&[u8; BLOCK]; LANES] =
+            let words: [&[u8; BLOCK]; N] =
                 std::array::from_fn(|l| lanes[l].body_block(b).unwrap_or(&[0; BLOCK]));
             compress(&mut h, &words, b, &lens, &blocks);
         } else {
             for (m, buf) in lanes.iter().zip(buf.iter_mut()) {
                 m.copy_block(b, buf);
             }
-            let words: [&[u8; BLOCK]; LANES] = std::array::from_fn(|l| &buf[l]);
+            let words: [&[u8; BLOCK]; N] = std::array::from_fn(|l| &buf[l]);
             compress(&mut h, &words, b, &lens, &blocks);
         }
     }
@@ -182,7 +202,7 @@ fn hash_lanes(lanes: &[Message<'_>; LANES], out: &mut [[u8; 32]; LANES]) {
 const AHEAD: usize = 2;
 
 /// Ask for each lane's bytes in `ahead` to be brought into the cache.
-fn prefetch(ahead: &[&[u8]; LANES]) {
+fn prefetch<const N: usize>(ahead: &[&[u8]; N]) {
     for part in ahead {
         prefetch::bytes(part, Level::L1);
     }
@@ -194,18 +214,41 @@ fn prefetch(ahead: &[&[u8]; LANES]) {
 /// vectorized it depended on how that loop found each block.
 #[multiversion(targets("x86_64+avx512f+avx512vl"))]
 fn compress(
-    h: &mut [Lanes; 8],
+    h: &mut [Lanes<LANES>; 8],
     words: &[&[u8; BLOCK]; LANES],
     b: usize,
     lens: &[usize; LANES],
     blocks: &[usize; LANES],
 ) {
+    compress_lanes(h, words, b, lens, blocks);
+}
+
+/// [`compress`] in [`NARROW`] lanes, compiled on its own for the same reason.
+#[multiversion(targets("x86_64+avx512f+avx512vl"))]
+fn compress_narrow(
+    h: &mut [Lanes<NARROW>; 8],
+    words: &[&[u8; BLOCK]; NARROW],
+    b: usize,
+    lens: &[usize; NARROW],
+    blocks: &[usize; NARROW],
+) {
+    compress_lanes(h, words, b, lens, blocks);
+}
+
+#[inline(always)]
+fn compress_lanes<const N: usize>(
+    h: &mut [Lanes<N>; 8],
+    words: &[&[u8; BLOCK]; N],
+    b: usize,
+    lens: &[usize; N],
+    blocks: &[usize; N],
+) {
     let mt = transpose(words);
     let end = (b + 1) * BLOCK;
-    let counter: Lanes = std::array::from_fn(|l| end.min(lens[l]) as u64);
-    let last: Lanes = std::array::from_fn(|l| if b + 1 == blocks[l] { u64::MAX } else { 0 });
-    let active: [bool; LANES] = std::array::from_fn(|l| b < blocks[l]);
-    for l in 0..LANES {
+    let counter: Lanes<N> = std::array::from_fn(|l| end.min(lens[l]) as u64);
+    let last: Lanes<N> = std::array::from_fn(|l| if b + 1 == blocks[l] { u64::MAX } else { 0 });
+    let active: [bool; N] = std::array::from_fn(|l| b < blocks[l]);
+    for l in 0..N {
         let m: [u64; 16] = std::array::from_fn(|w| mt[w][l]);
         let mut v: [u64; 16] = [
             h[0][l],
@@ -249,8 +292,8 @@ fn compress(
 /// The lanes' message words, word-major: `[w][l]` is word `w` of lane `l`, so the rounds
 /// read each word of all lanes with one vector load.
 #[inline(always)]
-fn transpose(words: &[&[u8; BLOCK]; LANES]) -> [Lanes; 16] {
-    let mut mt = [[0u64; LANES]; 16];
+fn transpose<const N: usize>(words: &[&[u8; BLOCK]; N]) -> [Lanes<N>; 16] {
+    let mut mt = [[0u64; N]; 16];
     for (l, block) in words.iter().enumerate() {
         for (w, word) in block.chunks_exact(8).enumerate() {
             let mut bytes = [0u8; 8];

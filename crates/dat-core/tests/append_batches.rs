@@ -25,6 +25,10 @@ fn create(files: &MemoryFeedFiles) -> Feed {
 }
 
 fn check(prefix: u64, batches: &[u64], reopen_after: usize, big_every: u64) {
+    check_with(prefix, batches, reopen_after, &|i| block(i, big_every));
+}
+
+fn check_with(prefix: u64, batches: &[u64], reopen_after: usize, block: &dyn Fn(u64) -> Vec<u8>) {
     let single_files = MemoryFeedFiles::new();
     let mut single = create(&single_files);
     let batch_files = MemoryFeedFiles::new();
@@ -33,7 +37,7 @@ fn check(prefix: u64, batches: &[u64], reopen_after: usize, big_every: u64) {
     let mut at = 0u64;
     let shape = std::iter::once(prefix).chain(batches.iter().copied());
     for (b, n) in shape.enumerate() {
-        let blocks: Vec<Vec<u8>> = (at..at + n).map(|i| block(i, big_every)).collect();
+        let blocks: Vec<Vec<u8>> = (at..at + n).map(block).collect();
         for blk in &blocks {
             single.append(blk).unwrap();
         }
@@ -82,6 +86,24 @@ fn batch_shapes_at_subtree_and_page_edges() {
     check(1, &[8191, 1, 8192, 3], 9, 0);
     check(8190, &[5, 8200], 0, 0);
     check(3, &[13, 64, 1000], 1, 7);
+}
+
+/// Batches large enough for the helper thread in the shapes the benchmarks use, whole
+/// aligned hashing units (the tree then grows from the units' tops): 1 KiB blocks (16-block
+/// units) and 64 KiB blocks (4-block units, hashed in the 4-lane kernel), with batches that
+/// are not whole units between them.
+#[test]
+fn batches_in_whole_units_write_the_bytes_of_single_appends() {
+    let sized = |size: usize| {
+        move |i: u64| -> Vec<u8> { (0..size).map(|k| (i as usize * 13 + k) as u8).collect() }
+    };
+    check_with(
+        0,
+        &[256, 256, 256, 32, 48, 5, 256, 11, 256, 512, 16],
+        3,
+        &sized(1024),
+    );
+    check_with(0, &[16, 16, 8, 3, 16, 1, 4, 12], 4, &sized(65536));
 }
 
 proptest! {

@@ -82,6 +82,7 @@ fn rust_once(count: u64, size: usize, batch: usize) -> Duration {
     )
     .unwrap_or_else(|e| panic!("create: {e}"));
     let blocks: Vec<&[u8]> = pool.chunks_exact(size.max(1)).collect();
+    settle();
     let start = Instant::now();
     let mut done = 0u64;
     let mut next = 0usize;
@@ -111,6 +112,7 @@ fn rust_once(count: u64, size: usize, batch: usize) -> Duration {
 fn js_once(options: &Options, count: u64, size: usize, batch: usize) -> Duration {
     let dir = tempfile::tempdir_in(scratch()).unwrap_or_else(|e| panic!("tempdir: {e}"));
     let feed_dir = dir.path().join("feed").to_string_lossy().into_owned();
+    settle();
     let lines = options.lab.node(
         "js/hypercore-bench.js",
         &[
@@ -128,6 +130,14 @@ fn js_once(options: &Options, count: u64, size: usize, batch: usize) -> Duration
         .unwrap_or_else(|| panic!("no result from hypercore-bench.js"));
     assert_eq!(lines[0]["byteLength"], count * size as u64);
     Duration::from_secs_f64(ms / 1000.0)
+}
+
+/// Wait for the disk work that earlier runs left behind (writeback of their files, the
+/// journal commit that discards the blocks of deleted ones on a `discard` mount) before the
+/// next run is timed: kernel threads doing it take a core from whichever run is going, and a
+/// 50 ms run after a 1 GiB one measured 64 ms instead of 49. Both sides wait the same way.
+fn settle() {
+    rustix::fs::sync();
 }
 
 /// Benchmarks write real files, on the same disk for both sides: the workspace's target dir.

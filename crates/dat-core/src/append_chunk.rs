@@ -180,6 +180,10 @@ impl Chunk {
     /// inside units into `parents`: claims what is left, then collects what others hashed,
     /// hashing here any unit still in flight after a short wait. `blocks` are the chunk's
     /// blocks, as planned.
+    ///
+    /// The helper's units are collected from the front as they are done, between this
+    /// thread's own units (collected as it hashes them), so that little is left to copy once
+    /// the last unit is hashed: what comes after that waits for it.
     pub(crate) fn hash_all(
         &self,
         blocks: &[&[u8]],
@@ -188,25 +192,46 @@ impl Chunk {
     ) {
         debug_assert_eq!(leaves.len(), self.len());
         debug_assert_eq!(blocks.len(), self.len());
-        while let Some(u) = self.claim(BACK) {
-            self.hash_unit(u, &blocks[self.unit_blocks(u)]);
-        }
         parents.reset(self.first, self.first + self.len() as u64);
-        for u in 0..self.unit_count() {
-            let range = self.unit_blocks(u);
+        // Units below `own` are the helper's (claimed from the front), collected up to `next`.
+        let (mut own, mut next) = (self.unit_count(), 0);
+        while let Some(u) = self.claim(BACK) {
+            let hashes = self.hash_unit(u, &blocks[self.unit_blocks(u)]);
+            self.collect(u, hashes, leaves, parents);
+            own = u;
+            while next < own
+                && let Some(hashes) = self.hashed[next].get()
+            {
+                self.collect(next, hashes, leaves, parents);
+                next += 1;
+            }
+        }
+        for u in next..own {
             let hashes = match self.hashed[u].get() {
                 Some(h) => h,
-                None => self.wait_or_hash(u, &blocks[range.clone()]),
+                None => self.wait_or_hash(u, &blocks[self.unit_blocks(u)]),
             };
-            leaves[range.clone()].copy_from_slice(&hashes.leaves[..range.len()]);
-            let depth = self.unit_depth(u);
-            let first = self.first + range.start as u64;
-            let mut at = 0;
-            for d in 1..=depth {
-                let count = range.len() >> d;
-                parents.set(d, first >> d, &hashes.parents[at..at + count]);
-                at += count;
-            }
+            self.collect(u, hashes, leaves, parents);
+        }
+    }
+
+    /// Copy unit `u`'s leaf hashes into `leaves` and its parents into `parents`.
+    fn collect(
+        &self,
+        u: usize,
+        hashes: &UnitHashes,
+        leaves: &mut [Hash],
+        parents: &mut KnownParents,
+    ) {
+        let range = self.unit_blocks(u);
+        leaves[range.clone()].copy_from_slice(&hashes.leaves[..range.len()]);
+        let depth = self.unit_depth(u);
+        let first = self.first + range.start as u64;
+        let mut at = 0;
+        for d in 1..=depth {
+            let count = range.len() >> d;
+            parents.set(d, first >> d, &hashes.parents[at..at + count]);
+            at += count;
         }
     }
 

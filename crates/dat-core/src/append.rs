@@ -6,7 +6,8 @@
 //! lent to it ([`crate::lend`]) while the caller writes, and the parents they complete are
 //! hashed level by level, also in lanes ([`crate::tree_grow`]). Tree entries accumulate in
 //! one contiguous buffer covering `2 * start ..` that is written when it fills or the batch
-//! ends. Parents that complete older subtrees sit before that range and are written
+//! ends. Parents that complete older subtrees sit before that range: the one right before it
+//! (closed by the batch's first leaf) goes out with the buffer, the others are written
 //! individually (at most one per old root). Then one signature, then the dirty bitfield
 //! pages: data → tree → signatures → bitfield, so a batch cut short is never pointed at by
 //! the bitfield. The bytes written are those JS hypercore writes for the same

@@ -68,7 +68,7 @@ pub trait Storage: Send {
 /// A file on disk, opened on first use and created (with its parent directories) on first
 /// write, so opening a read-only feed never creates files.
 ///
-/// A file that grows has disk space reserved ahead of its end ([`Reserve`]), which the
+/// A file that grows has disk space reserved ahead of its end (`Reserve`), which the
 /// file's size does not show and dropping the storage gives back.
 #[derive(Debug)]
 pub struct FileStorage {

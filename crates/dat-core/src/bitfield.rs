@@ -162,22 +162,34 @@ impl Bitfield {
     #[inline(always)]
     fn set_byte(&mut self, region: Region, i: u64, b: u8) -> bool {
         let (p, at) = self.locate(region, i);
+        let slot = &mut self.page_to_write(p)[at];
+        if *slot == b {
+            return false;
+        }
+        *slot = b;
+        self.changed(region, i, p);
+        true
+    }
+
+    /// Page `p`, about to be written: kept for [`Bitfield::rollback`] when a checkpoint is
+    /// open, allocated if absent (growing the pager).
+    #[inline(always)]
+    fn page_to_write(&mut self, p: u64) -> &mut [u8] {
         if let Some(undo) = self.undo.as_deref_mut()
             && !undo.pages.iter().rev().any(|(q, _)| *q == p)
         {
             let old = self.pages.get(p).map(Box::from);
             undo.pages.push((p, old));
         }
-        let page_size = self.page_size;
-        let page = self.pages.get_or_alloc(p, page_size);
         if p >= self.pager_len {
             self.pager_len = p + 1;
         }
-        let slot = &mut page[at];
-        if *slot == b {
-            return false;
-        }
-        *slot = b;
+        self.pages.get_or_alloc(p, self.page_size)
+    }
+
+    /// Byte `i` of `region`, on page `p`, changed: the region's length and the dirty pages.
+    #[inline(always)]
+    fn changed(&mut self, region: Region, i: u64, p: u64) {
         let len = match region {
             Region::Data => &mut self.data_bytes,
             Region::Tree => &mut self.tree_bytes,
@@ -190,7 +202,6 @@ impl Bitfield {
             self.dirty.insert(p);
             self.last_dirty = Some(p);
         }
-        true
     }
 
     /// Start recording changes, so that [`Bitfield::rollback`] can undo them (an append sets
@@ -326,19 +337,23 @@ impl Bitfield {
         let mut touched = std::mem::take(&mut self.touched);
         touched.clear();
         touched.resize(window.len(), 0);
-        let in_window = |n: u64| n >> 3 >= first && n >> 3 <= last;
+        // Where tree bit `n` is in the window: its byte and mask.
+        let local = |n: u64| {
+            (n >> 3 >= first && n >> 3 <= last)
+                .then(|| (((n >> 3) - first) as usize, 128u8 >> (n & 7)))
+        };
         for i in start..end {
             // Climb from the leaf, keeping the depth instead of recounting it per node.
             let (mut n, mut d) = (2 * i, 0u32);
             loop {
-                let changed = if in_window(n) {
-                    let (k, mask) = (((n >> 3) - first) as usize, 128u8 >> (n & 7));
-                    touched[k] |= mask;
-                    let old = window[k];
-                    window[k] |= mask;
-                    old & mask == 0
-                } else {
-                    self.set_tree_bit(n, true)
+                let changed = match local(n) {
+                    Some((k, mask)) => {
+                        touched[k] |= mask;
+                        let old = window[k];
+                        window[k] |= mask;
+                        old & mask == 0
+                    }
+                    None => self.set_tree_bit(n, true),
                 };
                 if !changed || d >= 64 {
                     break;
@@ -354,11 +369,9 @@ impl Bitfield {
                 } else {
                     (flat_tree::sibling(n), flat_tree::parent(n))
                 };
-                let has_sibling = if in_window(sibling) {
-                    let (k, mask) = (((sibling >> 3) - first) as usize, 128u8 >> (sibling & 7));
-                    window[k] & mask != 0
-                } else {
-                    self.get_tree(sibling)
+                let has_sibling = match local(sibling) {
+                    Some((k, mask)) => window[k] & mask != 0,
+                    None => self.get_tree(sibling),
                 };
                 if !has_sibling {
                     break;
@@ -376,29 +389,18 @@ impl Bitfield {
     /// exactly as `set_byte` on each in order does, with one page lookup per page.
     fn set_bytes(&mut self, region: Region, first: u64, bytes: &[u8], touched: &[u8]) {
         let (size, start) = self.region(region);
-        let page_size = self.page_size;
         let mut k = 0usize;
         while k < bytes.len() {
             let i = first + k as u64;
-            let p = i / size;
+            let (p, at) = self.locate(region, i);
             // The bytes of this call on page p.
-            let run = (bytes.len() - k).min((size - i % size) as usize);
+            let run = (bytes.len() - k).min(start + size as usize - at);
             let (run_bytes, run_touched) = (&bytes[k..k + run], &touched[k..k + run]);
             k += run;
             let Some(first_touched) = run_touched.iter().position(|&t| t != 0) else {
                 continue;
             };
-            if let Some(undo) = self.undo.as_deref_mut()
-                && !undo.pages.iter().rev().any(|(q, _)| *q == p)
-            {
-                let old = self.pages.get(p).map(Box::from);
-                undo.pages.push((p, old));
-            }
-            let page = self.pages.get_or_alloc(p, page_size);
-            if p >= self.pager_len {
-                self.pager_len = p + 1;
-            }
-            let at = start + (i % size) as usize;
+            let page = self.page_to_write(p);
             let mut last_changed = None;
             for (j, (&b, &t)) in run_bytes
                 .iter()
@@ -411,21 +413,8 @@ impl Bitfield {
                     last_changed = Some(j);
                 }
             }
-            let Some(j) = last_changed else {
-                continue;
-            };
-            let len = match region {
-                Region::Data => &mut self.data_bytes,
-                Region::Tree => &mut self.tree_bytes,
-                Region::Index => &mut self.index_bytes,
-            };
-            let i = i + j as u64;
-            if i >= *len {
-                *len = i + 1;
-            }
-            if self.last_dirty != Some(p) {
-                self.dirty.insert(p);
-                self.last_dirty = Some(p);
+            if let Some(j) = last_changed {
+                self.changed(region, i + j as u64, p);
             }
         }
     }

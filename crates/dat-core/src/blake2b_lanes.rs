@@ -1,7 +1,7 @@
 //! BLAKE2b-256 (unkeyed, RFC 7693) of up to eight messages at once, one per 64-bit lane of
-//! a 512-bit vector.
+//! a 512-bit vector (four or fewer in a 256-bit one).
 //!
-//! Written in portable Rust over `[u64; 8]` lanes, with no `unsafe` and no intrinsics; the
+//! Written in portable Rust over `[u64; N]` lanes, with no `unsafe` and no intrinsics; the
 //! `multiversion` crate compiles it for AVX-512 (where each rotation is one `vprorq` and the
 //! sixteen state vectors stay in registers) and the caller uses it only on CPUs that have
 //! AVX-512 ([`available`]); elsewhere `blake2b_simd`'s 4-lane AVX2 kernel is faster. Messages

@@ -518,21 +518,31 @@ mod tests {
     fn unit_speed() {
         let data = data_of(&[1024; UNIT_BLOCKS]);
         let blocks = slices(&data);
-        let rounds = 20_000;
-        let t = std::time::Instant::now();
-        for _ in 0..rounds {
+        // The best of many short trials: on a shared machine, load only adds time.
+        let best = |f: &mut dyn FnMut()| {
+            (0..60)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    for _ in 0..400 {
+                        f();
+                    }
+                    t.elapsed().as_secs_f64() * 1e6 / 400.0
+                })
+                .fold(f64::MAX, f64::min)
+        };
+        let unit = best(&mut || {
             let chunk = chunk_of(0, &[1024; UNIT_BLOCKS]);
             std::hint::black_box(chunk.hash_unit(0, &blocks));
-        }
-        let unit = t.elapsed().as_secs_f64() * 1e6 / rounds as f64;
-        let t = std::time::Instant::now();
-        for _ in 0..rounds {
+        });
+        let leaves = best(&mut || {
             let mut out = [Hash([0; 32]); UNIT_BLOCKS];
             SCRATCH.with_borrow_mut(|s| hash_into(&blocks, &mut out, s));
             std::hint::black_box(out);
-        }
-        let leaves = t.elapsed().as_secs_f64() * 1e6 / rounds as f64;
-        eprintln!("unit of {UNIT_BLOCKS} x 1 KiB: {unit:.2} us, its leaves alone {leaves:.2} us");
+        });
+        eprintln!(
+            "unit of {UNIT_BLOCKS} x 1 KiB: {unit:.2} us, its leaves alone {leaves:.2} us (best of 60)"
+        );
+        let rounds = 20_000;
         let p = [[5u8; crate::leaf_hash::PARENT_PREIMAGE]; 8];
         for n in [1usize, 2, 4, 8] {
             let pre: Vec<&[u8]> = p[..n].iter().map(|x| &x[..]).collect();

@@ -150,17 +150,18 @@ impl Storage for FileStorage {
         file.write_all_at(data, offset)
     }
 
-    /// One `lseek` and `writev` per 1024 parts (the kernel's limit) instead of a copy.
+    /// One positioned gathered write (`pwritev`) per 1024 parts (the kernel's limit) instead
+    /// of a copy.
     fn write_parts_at(&mut self, offset: u64, parts: &[&[u8]]) -> io::Result<()> {
-        use std::io::{IoSlice, Seek, SeekFrom, Write};
+        use std::io::IoSlice;
         let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
         self.file_for_write()?;
-        let Some(mut file) = self.file.as_ref() else {
+        let Some(file) = self.file.as_ref() else {
             return Err(io::Error::other("file not open"));
         };
         self.reserve
             .before_write(file, offset, offset.saturating_add(len));
-        file.seek(SeekFrom::Start(offset))?;
+        let mut at = offset;
         for group in parts.chunks(1024) {
             let mut slices: Vec<IoSlice<'_>> = group
                 .iter()
@@ -169,11 +170,14 @@ impl Storage for FileStorage {
                 .collect();
             let mut rest = &mut slices[..];
             while !rest.is_empty() {
-                match file.write_vectored(rest) {
+                match rustix::io::pwritev(file, rest, at) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => IoSlice::advance_slices(&mut rest, n),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                    Ok(n) => {
+                        IoSlice::advance_slices(&mut rest, n);
+                        at += n as u64;
+                    }
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(e.into()),
                 }
             }
         }

@@ -9,7 +9,7 @@ use blake2b_simd::{Params, State};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 use crate::node::Node;
-use crate::prefetch::{self, Level};
+use crate::prefetch;
 
 const LEAF_TYPE: u8 = 0x00;
 const PARENT_TYPE: u8 = 0x01;
@@ -191,7 +191,7 @@ pub(crate) fn warm_signing() {
     let table = curve25519_dalek::constants::ED25519_BASEPOINT_TABLE;
     let start = std::ptr::from_ref(table).cast::<u8>();
     for offset in (0..std::mem::size_of_val(table)).step_by(64) {
-        prefetch::line(start.wrapping_add(offset), Level::L2);
+        prefetch::line(start.wrapping_add(offset));
     }
 }
 

@@ -15,7 +15,7 @@
 use blake2b_simd::Params;
 use blake2b_simd::many::{HashManyJob, hash_many, update_many};
 
-use crate::blake2b_lanes::{self, LANES, Message};
+use crate::blake2b_lanes::{self, BLOCK, LANES, Message};
 use crate::crypto::Hash;
 
 /// Blocks up to this size are copied behind their prefix and hashed whole in SIMD lanes.
@@ -44,17 +44,45 @@ pub(crate) fn parent_preimage(size: u64, left: &Hash, right: &Hash) -> [u8; PARE
     p
 }
 
+/// A parent preimage zero-padded to one BLAKE2b block, for [`hash_parent_blocks`]: building
+/// it in place saves copying the preimage into a padded block again for the lanes.
+pub(crate) fn parent_block(size: u64, left: &Hash, right: &Hash) -> [u8; BLOCK] {
+    let mut block = [0u8; BLOCK];
+    block[..PARENT_PREIMAGE].copy_from_slice(&parent_preimage(size, left, right));
+    block
+}
+
+/// The hashes of parents given as [`parent_block`]s (at most [`LANES`]): one compression in
+/// SIMD lanes where the CPU has AVX-512 (eight parents 335 ns, against 380 through
+/// [`hash_preimages`]), else as [`hash_preimages`] does.
+pub(crate) fn hash_parent_blocks(blocks: &[[u8; BLOCK]], out: &mut [Hash]) {
+    let n = blocks.len();
+    debug_assert!(n <= LANES && out.len() == n);
+    if n >= 2 && blake2b_lanes::available() {
+        let mut digests = [[0u8; 32]; LANES];
+        blake2b_lanes::hash_blocks(blocks, &[PARENT_PREIMAGE; LANES][..n], &mut digests[..n]);
+        for (h, d) in out.iter_mut().zip(&digests) {
+            *h = Hash(*d);
+        }
+        return;
+    }
+    let preimages: [&[u8]; LANES] =
+        std::array::from_fn(|k| blocks.get(k).map_or(&[][..], |b| &b[..PARENT_PREIMAGE]));
+    hash_preimages(&preimages[..n], out);
+}
+
 /// The BLAKE2b-256 hashes of whole preimages (at most [`GROUP`]), in SIMD lanes: two or more
 /// in [`blake2b_lanes`] where the CPU has AVX-512 (up to four in its 256-bit kernel: four
 /// parents 270 ns there against 424 in `blake2b_simd`'s), else in `blake2b_simd`'s.
 pub(crate) fn hash_preimages(preimages: &[&[u8]], out: &mut [Hash]) {
     debug_assert!(preimages.len() <= GROUP && preimages.len() == out.len());
     if preimages.len() >= 2 && blake2b_lanes::available() {
+        let n = preimages.len();
         let mut messages = [Message::default(); LANES];
         for (m, p) in messages.iter_mut().zip(preimages) {
             *m = Message::whole(p);
         }
-        hash_messages(&messages[..preimages.len()], out);
+        hash_messages(&messages[..n], out);
         return;
     }
     let params = params();

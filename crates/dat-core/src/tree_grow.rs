@@ -9,10 +9,11 @@
 //! one-leaf-at-a-time generator's; the tests check that.
 
 use crate::append_chunk::{KnownParents, UNIT_DEPTH};
+use crate::blake2b_lanes::BLOCK;
 use crate::crypto::Hash;
 use crate::error::FeedError;
 use crate::flat_tree;
-use crate::leaf_hash::{PARENT_PREIMAGE, hash_preimages};
+use crate::leaf_hash::{hash_parent_blocks, parent_block};
 use crate::node::Node;
 use crate::storage::Slot;
 
@@ -21,7 +22,7 @@ use crate::storage::Slot;
 pub(crate) struct Grower {
     level: Vec<Node>,
     next: Vec<Node>,
-    preimages: Vec<u8>,
+    preimages: Vec<[u8; BLOCK]>,
     /// Positions in `next` of the parents being hashed.
     pending: Vec<usize>,
     new_roots: Vec<Node>,
@@ -217,10 +218,8 @@ impl Grower {
                 Some(hash) => hash,
                 None => {
                     self.pending.push(self.next.len());
-                    self.preimages.push(1);
-                    self.preimages.extend_from_slice(&size.to_be_bytes());
-                    self.preimages.extend_from_slice(&left.hash.0);
-                    self.preimages.extend_from_slice(&right.hash.0);
+                    self.preimages
+                        .push(parent_block(size, &left.hash, &right.hash));
                     Hash([0; 32])
                 }
             };
@@ -235,20 +234,9 @@ impl Grower {
         }
         // Eight at a time, through the same lanes as the leaves.
         let mut out = [Hash([0; 32]); 8];
-        for (pending, preimages) in self
-            .pending
-            .chunks(8)
-            .zip(self.preimages.chunks(8 * PARENT_PREIMAGE))
-        {
-            let mut group: [&[u8]; 8] = [&[]; 8];
-            let n = preimages.len() / PARENT_PREIMAGE;
-            for (slot, p) in group
-                .iter_mut()
-                .zip(preimages.chunks_exact(PARENT_PREIMAGE))
-            {
-                *slot = p;
-            }
-            hash_preimages(&group[..n], &mut out[..n]);
+        for (pending, blocks) in self.pending.chunks(8).zip(self.preimages.chunks(8)) {
+            let n = blocks.len();
+            hash_parent_blocks(blocks, &mut out[..n]);
             for (&k, hash) in pending.iter().zip(&out) {
                 self.next[k].hash = *hash;
             }

@@ -106,6 +106,9 @@ impl<'a> Message<'a> {
             return;
         }
         let (from, to) = (b * BLOCK, (b + 1) * BLOCK);
+        // Zeroing the whole block first is two vector stores; zeroing just its tail was a
+        // `memset` call.
+        *buf = [0; BLOCK];
         let mut at = 0;
         let h = self.head.len();
         if from < h {
@@ -117,7 +120,6 @@ impl<'a> Message<'a> {
         let body_to = to.saturating_sub(h).min(self.body.len());
         let part = &self.body[body_from..body_to];
         buf[at..at + part.len()].copy_from_slice(part);
-        buf[at + part.len()..].fill(0);
     }
 }
 

@@ -426,6 +426,55 @@ mod tests {
         }
     }
 
+    /// Where a group of eight 1 KiB leaves spends its time: `cargo test --release -p dat-core
+    /// --lib lanes_overhead -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn lanes_overhead() {
+        let data: Vec<u8> = (0..8 * 1024u32).map(|i| (i * 13) as u8).collect();
+        let prefix = [0u8, 0, 0, 0, 0, 0, 0, 4, 0];
+        let msgs: Vec<Message<'_>> = data
+            .chunks_exact(1024)
+            .map(|b| Message {
+                head: &prefix,
+                body: b,
+            })
+            .collect();
+        let best = |f: &mut dyn FnMut()| {
+            (0..60)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    for _ in 0..2000 {
+                        f();
+                    }
+                    t.elapsed().as_secs_f64() * 1e9 / 2000.0
+                })
+                .fold(f64::MAX, f64::min)
+        };
+        let mut out = [[0u8; 32]; 8];
+        let many = best(&mut || {
+            hash_many(std::hint::black_box(&msgs), &mut out);
+            std::hint::black_box(&out);
+        });
+        let blocks: Vec<[u8; BLOCK]> = data[..BLOCK * 8]
+            .chunks_exact(BLOCK)
+            .map(|b| b.try_into().unwrap_or([0; BLOCK]))
+            .collect();
+        let words: [&[u8; BLOCK]; LANES] = std::array::from_fn(|l| &blocks[l]);
+        let lens = [1033usize; LANES];
+        let counts = [9usize; LANES];
+        let kernel = best(&mut || {
+            let mut h = initial_state::<LANES>();
+            for b in 0..9 {
+                compress(&mut h, std::hint::black_box(&words), b, &lens, &counts);
+            }
+            std::hint::black_box(&h);
+        });
+        eprintln!(
+            "8 leaves of 1 KiB: hash_many {many:.0} ns, its 9 compressions alone {kernel:.0} ns"
+        );
+    }
+
     /// Time against blake2b_simd: `cargo test --release -p dat-core blake2b_lanes -- --ignored
     /// --nocapture`.
     #[test]

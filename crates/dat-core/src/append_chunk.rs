@@ -600,18 +600,8 @@ mod tests {
     fn unit_speed() {
         let data = data_of(&[1024; UNIT_BLOCKS]);
         let blocks = slices(&data);
-        // The best of many short trials: on a shared machine, load only adds time.
-        let best = |f: &mut dyn FnMut()| {
-            (0..60)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    for _ in 0..400 {
-                        f();
-                    }
-                    t.elapsed().as_secs_f64() * 1e6 / 400.0
-                })
-                .fold(f64::MAX, f64::min)
-        };
+        // Microseconds per call, the best of 60 trials.
+        let best = |f: &mut dyn FnMut()| crate::speed::best_ns(400, f) / 1e3;
         let unit = best(&mut || {
             let chunk = chunk_of(0, &[1024; UNIT_BLOCKS]);
             std::hint::black_box(chunk.hash_unit(0, &blocks));

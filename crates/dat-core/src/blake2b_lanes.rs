@@ -440,17 +440,7 @@ mod tests {
                 body: b,
             })
             .collect();
-        let best = |f: &mut dyn FnMut()| {
-            (0..60)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    for _ in 0..2000 {
-                        f();
-                    }
-                    t.elapsed().as_secs_f64() * 1e9 / 2000.0
-                })
-                .fold(f64::MAX, f64::min)
-        };
+        let best = |f: &mut dyn FnMut()| crate::speed::best_ns(2000, f);
         let mut out = [[0u8; 32]; 8];
         let many = best(&mut || {
             hash_many(std::hint::black_box(&msgs), &mut out);

@@ -31,6 +31,8 @@ pub mod proof;
 pub mod protobuf;
 mod replicate;
 pub mod sleep;
+#[cfg(test)]
+mod speed;
 pub mod storage;
 mod tree_grow;
 pub mod tree_index;

@@ -13,7 +13,8 @@
 //! (a few µs, or longer if the scheduler pauses the helper there); it waits parked, not
 //! spinning, after a short spin.
 
-// One of the crate's two `unsafe` blocks (the other is the prefetch hint in `prefetch.rs`):
+// One of the crate's three `unsafe` blocks (with the prefetch hint in `prefetch.rs` and the
+// gathered write in `gather.rs`):
 // see the proof at `read`.
 #![allow(unsafe_code)]
 

@@ -20,6 +20,7 @@ pub mod feed;
 pub mod feed_fuzzing;
 pub mod flat_tree;
 pub mod fuzzing;
+mod gather;
 mod leaf_hash;
 mod lend;
 pub mod limits;

@@ -150,10 +150,9 @@ impl Storage for FileStorage {
         file.write_all_at(data, offset)
     }
 
-    /// One positioned gathered write (`pwritev`) per 1024 parts (the kernel's limit) instead
-    /// of a copy.
+    /// Positioned gathered writes (`pwritev`), parts that touch in memory sent as one
+    /// segment ([`crate::gather`]), instead of a copy.
     fn write_parts_at(&mut self, offset: u64, parts: &[&[u8]]) -> io::Result<()> {
-        use std::io::IoSlice;
         let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
         self.file_for_write()?;
         let Some(file) = self.file.as_ref() else {
@@ -161,27 +160,7 @@ impl Storage for FileStorage {
         };
         self.reserve
             .before_write(file, offset, offset.saturating_add(len));
-        let mut at = offset;
-        for group in parts.chunks(1024) {
-            let mut slices: Vec<IoSlice<'_>> = group
-                .iter()
-                .filter(|p| !p.is_empty())
-                .map(|p| IoSlice::new(p))
-                .collect();
-            let mut rest = &mut slices[..];
-            while !rest.is_empty() {
-                match rustix::io::pwritev(file, rest, at) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => {
-                        IoSlice::advance_slices(&mut rest, n);
-                        at += n as u64;
-                    }
-                    Err(rustix::io::Errno::INTR) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        Ok(())
+        crate::gather::write_all_at(file, parts, offset)
     }
 
     fn len(&self) -> io::Result<u64> {

@@ -40,7 +40,7 @@ pub(crate) const UNIT_DEPTH: u32 = UNIT_BLOCKS.trailing_zeros();
 const UNIT_BYTES: usize = 256 * 1024;
 /// Units claimed and hashed together while at least [`PAIR_WHEN_FREE`] are unclaimed: the
 /// upper levels of one unit's parents (4, 2 and 1) leave most lanes idle, and two units'
-/// fill them twice as well (a unit took 6.2 µs alone and 5.9 in a pair). Near the end of
+/// fill them twice as well (a unit took 6.2 µs alone and 6.0 in a pair). Near the end of
 /// a chunk units go one at a time, so that neither thread waits long for the other's last.
 const PAIR: usize = 2;
 const PAIR_WHEN_FREE: u64 = 4;

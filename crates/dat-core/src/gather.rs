@@ -22,6 +22,14 @@ const MAX_SEGMENTS: usize = 1024;
 
 /// Write `parts` back to back from `offset`, as one write of their concatenation does.
 pub(crate) fn write_all_at(file: &File, parts: &[&[u8]], offset: u64) -> io::Result<()> {
+    let end = parts
+        .iter()
+        .fold(offset, |end, p| end.saturating_add(p.len() as u64));
+    if libc::off_t::try_from(end).is_err() {
+        // Past what `off_t` holds (32-bit targets): a part per segment, through `rustix`,
+        // which makes the call with 64-bit offsets.
+        return write_parts_apart(file, parts, offset);
+    }
     let mut segments = segments(parts);
     let mut at = offset;
     let mut rest = &mut segments[..];
@@ -35,6 +43,32 @@ pub(crate) fn write_all_at(file: &File, parts: &[&[u8]], offset: u64) -> io::Res
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// [`write_all_at`] with one segment per part, in safe calls.
+fn write_parts_apart(file: &File, parts: &[&[u8]], offset: u64) -> io::Result<()> {
+    use std::io::IoSlice;
+    let mut at = offset;
+    for group in parts.chunks(MAX_SEGMENTS) {
+        let mut slices: Vec<IoSlice<'_>> = group
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| IoSlice::new(p))
+            .collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match rustix::io::pwritev(file, rest, at) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    IoSlice::advance_slices(&mut rest, n);
+                    at += n as u64;
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     Ok(())
@@ -88,6 +122,7 @@ fn write_segments(file: &File, segments: &[Segment], offset: u64) -> io::Result<
             iov_len: s.len,
         })
         .collect();
+    // `write_all_at` checked that the batch's end fits.
     let offset = libc::off_t::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
     let count = libc::c_int::try_from(iov.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
     // SAFETY: `pwritev` reads `iov_len` bytes at each `iov_base` and writes nothing in this
@@ -156,6 +191,32 @@ mod tests {
             file.metadata().map(|m| m.len()).unwrap_or(0),
             123 + want.len() as u64
         );
+    }
+
+    #[test]
+    fn parts_written_apart_give_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let open = |name: &str| {
+            File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(dir.path().join(name))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let (joined, apart) = (open("joined"), open("apart"));
+        let pool: Vec<u8> = (0..5000u32).map(|i| (i * 11) as u8).collect();
+        let parts: Vec<&[u8]> = pool.chunks(7).chain([&pool[..3], &[][..]]).collect();
+        write_all_at(&joined, &parts, 9).unwrap_or_else(|e| panic!("{e}"));
+        write_parts_apart(&apart, &parts, 9).unwrap_or_else(|e| panic!("{e}"));
+        let read = |f: &File| {
+            let mut v = vec![0u8; 9 + 5003];
+            use std::os::unix::fs::FileExt;
+            f.read_exact_at(&mut v, 0).unwrap_or_else(|e| panic!("{e}"));
+            v
+        };
+        assert!(read(&joined) == read(&apart));
     }
 
     #[test]

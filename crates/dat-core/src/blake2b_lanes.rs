@@ -84,8 +84,8 @@ impl<'a> Message<'a> {
         self.head.len() + self.body.len()
     }
 
-    /// Block `b` when it lies wholly in the body and is not the message's last block (the
-    /// last one is padded).
+    /// Block `b` when it lies wholly in the body (the caller keeps to blocks before the
+    /// message's padded last one).
     fn body_block(&self, b: usize) -> Option<&'a [u8; BLOCK]> {
         let from = (b * BLOCK).checked_sub(self.head.len())?;
         self.body.get(from..from + BLOCK)?.try_into().ok()
@@ -162,6 +162,11 @@ fn blocks_in<const N: usize>(
     let lens: [usize; N] = std::array::from_fn(|l| lens.get(l).copied().unwrap_or(first_len));
     let mut h = initial_state::<N>();
     compress(&mut h, &words, 0, &lens, &[1; N]);
+    write_digests(&h, out);
+}
+
+/// The first lanes' digests (the first 32 bytes of their final states) into `out`.
+fn write_digests<const N: usize>(h: &[Lanes<N>; 8], out: &mut [[u8; 32]]) {
     for (l, digest) in out.iter_mut().enumerate() {
         for (i, word) in digest.chunks_exact_mut(8).enumerate() {
             word.copy_from_slice(&h[i][l].to_le_bytes());
@@ -240,11 +245,7 @@ fn hash_lanes<const N: usize>(
             compress(&mut h, &words, b, &lens, &blocks);
         }
     }
-    for (l, digest) in out.iter_mut().enumerate() {
-        for (i, word) in digest.chunks_exact_mut(8).enumerate() {
-            word.copy_from_slice(&h[i][l].to_le_bytes());
-        }
-    }
+    write_digests(&h, out);
 }
 
 /// One compression in every lane: the loop over lanes has a scalar body (sixteen state words

@@ -61,9 +61,7 @@ pub(crate) fn hash_parent_blocks(blocks: &[[u8; BLOCK]], out: &mut [Hash]) {
     if n >= 2 && blake2b_lanes::available() {
         let mut digests = [[0u8; 32]; LANES];
         blake2b_lanes::hash_blocks(blocks, &[PARENT_PREIMAGE; LANES][..n], &mut digests[..n]);
-        for (h, d) in out.iter_mut().zip(&digests) {
-            *h = Hash(*d);
-        }
+        to_hashes(&digests, out);
         return;
     }
     let preimages: [&[u8]; LANES] =
@@ -77,12 +75,11 @@ pub(crate) fn hash_parent_blocks(blocks: &[[u8; BLOCK]], out: &mut [Hash]) {
 pub(crate) fn hash_preimages(preimages: &[&[u8]], out: &mut [Hash]) {
     debug_assert!(preimages.len() <= GROUP && preimages.len() == out.len());
     if preimages.len() >= 2 && blake2b_lanes::available() {
-        let n = preimages.len();
         let mut messages = [Message::default(); LANES];
         for (m, p) in messages.iter_mut().zip(preimages) {
             *m = Message::whole(p);
         }
-        hash_messages(&messages[..n], out);
+        hash_messages(&messages[..preimages.len()], out);
         return;
     }
     let params = params();
@@ -107,7 +104,12 @@ fn hash_messages(messages: &[Message<'_>], out: &mut [Hash]) {
     let mut digests = [[0u8; 32]; LANES];
     let n = messages.len();
     blake2b_lanes::hash_many(messages, &mut digests[..n]);
-    for (h, d) in out.iter_mut().zip(&digests) {
+    to_hashes(&digests, out);
+}
+
+/// Lane digests into the hashes they are, as many as `out` takes.
+fn to_hashes(digests: &[[u8; 32]], out: &mut [Hash]) {
+    for (h, d) in out.iter_mut().zip(digests) {
         *h = Hash(*d);
     }
 }

@@ -208,6 +208,25 @@ pub async fn version_within(drive: &Drive, v: u64, secs: u64) {
     }
 }
 
+/// Wait until `dst` holds the same files as `src` at version `v` or later. A writer that
+/// watches its folder may publish a file in several versions (created empty, then filled, or
+/// its folder first): each is replicated in turn, and only the last one matches `src`.
+pub async fn same_tree_within(drive: &Drive, src: &Path, dst: &Path, v: u64, secs: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut v = v;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        version_within(drive, v, left.as_secs().max(1)).await;
+        if tree(src) == tree(dst) {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            assert_same_tree(src, dst);
+        }
+        v = drive.progress().version + 1;
+    }
+}
+
 /// A child process (a JS peer) whose stdout lines arrive on a channel; stopped on drop.
 pub use dat_test::Proc;
 

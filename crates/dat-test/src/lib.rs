@@ -69,6 +69,43 @@ pub fn interop_dir() -> PathBuf {
     workspace_root().join("interop")
 }
 
+/// What a JS script's log (the file its `LOG=` line names) says about a failure: the lines
+/// the trace hook wrote (`interop/scripts/lib/trace-destroy.js`) and the last lines, with the
+/// terminal's escape sequences removed.
+pub fn js_log_excerpt(seen: &[String]) -> String {
+    let Some(path) = seen.iter().find_map(|l| l.strip_prefix("LOG=")) else {
+        return "(no LOG= line)".into();
+    };
+    let Ok(bytes) = std::fs::read(path) else {
+        return format!("({path} unreadable)");
+    };
+    let mut text = String::new();
+    let mut escape = false;
+    for c in String::from_utf8_lossy(&bytes).chars() {
+        match c {
+            '\u{1b}' => escape = true,
+            c if escape => escape = !c.is_ascii_alphabetic(),
+            c => text.push(c),
+        }
+    }
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    // Each trace line and the stack lines under it.
+    let mut out: Vec<&str> = Vec::new();
+    let mut stack = 0;
+    for l in &lines {
+        if l.starts_with("[js-trace") {
+            stack = 8;
+        }
+        if stack > 0 {
+            out.push(l);
+            stack -= 1;
+        }
+    }
+    out.push("(last lines)");
+    out.extend(lines.iter().skip(lines.len().saturating_sub(30)));
+    out.join("\n")
+}
+
 /// An installed JS reference peer.
 #[derive(Debug, Clone)]
 pub struct JsLab {
@@ -133,7 +170,19 @@ impl JsLab {
             .env("TIMEOUT", "120");
         let mut js = Proc::spawn(cmd);
         let status = js.wait_exit(150);
-        assert!(status.success(), "JS dat clone failed: {:?}", js.seen);
+        if !status.success() {
+            share.drain();
+            let ours: Vec<_> = share
+                .seen
+                .iter()
+                .filter(|l| !l.contains("\"progress\""))
+                .collect();
+            panic!(
+                "JS dat clone failed: {:?}; our share said {ours:?}; its log:\n{}",
+                js.seen,
+                js_log_excerpt(&js.seen)
+            );
+        }
         drop(share);
         file_hashes(dest)
     }
@@ -271,6 +320,15 @@ impl Proc {
                 .into_iter()
                 .find(|j| j["event"] == event)
         })
+    }
+
+    /// The lines that arrived since last looked, without waiting.
+    pub fn drain(&mut self) -> &[String] {
+        let from = self.seen.len();
+        while let Ok(l) = self.lines.try_recv() {
+            self.seen.push(l);
+        }
+        &self.seen[from..]
     }
 
     /// The child's process id.
@@ -440,6 +498,25 @@ impl Sha256Hex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_js_log_excerpt_keeps_the_traces_and_the_tail_without_escapes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("js.log");
+        let mut text = String::from("\u{1b}[?25lConnecting\u{1b}[0K\n");
+        text += "[js-trace t] protocol stream destroyed: Error: Remote timed out\n    at here\n";
+        for i in 0..40 {
+            text += &format!("line {i}\n");
+        }
+        std::fs::write(&log, text).unwrap();
+        let seen = vec!["RESULT=fail".into(), format!("LOG={}", log.display())];
+        let out = js_log_excerpt(&seen);
+        assert!(out.starts_with(
+            "[js-trace t] protocol stream destroyed: Error: Remote timed out\n    at here\n"
+        ));
+        assert!(out.ends_with("line 39") && !out.contains("line 9\n") && !out.contains('\u{1b}'));
+        assert_eq!(js_log_excerpt(&[]), "(no LOG= line)");
+    }
 
     #[test]
     fn spec_parsing_matches_the_js_rules() {

@@ -225,8 +225,11 @@ fn import_killed_at_50_points_reopens_verifies_and_resumes() {
             let stored = archive_tree(&dir, &home);
             let js = js_read(lab, &dir, &tmp.path().join("js-read"));
             assert_eq!(js, stored, "{what}: JS reads other files than we do");
-            // One clone per ten kills: each is a node start and a network clone.
-            if js_clones * 10 < interrupted && !stored.is_empty() {
+            // Five clones (each is a node start and a network clone), of the first recovered
+            // archives that hold files: the kill points are independent draws, so these are
+            // as good a sample as any, and a load that makes most kills land before the
+            // first file cannot leave the later rounds without one.
+            if js_clones < 5 && !stored.is_empty() {
                 let dest = tmp.path().join(format!("js-clone{round}"));
                 let cloned = js_clone(lab, &dir, &home, &dest);
                 assert_eq!(cloned, stored, "{what}: JS cloned other files");

@@ -260,3 +260,48 @@ fn dat_share_to_js_clone() {
     );
     assert_same(&src, &dst);
 }
+
+/// A JS `dat clone` told of our share at two addresses dials it twice and closes one of the
+/// two connections by its own order of Handshakes; we must not close the other (we did, by
+/// ours, one clone in three, and it ended with "could not find any connections").
+#[test]
+fn dat_share_found_at_two_addresses_to_js_clone() {
+    let Some(lab) = JsLab::get("dat_share_found_at_two_addresses_to_js_clone") else {
+        return;
+    };
+    let env = Env::new();
+    let src = env.path("src");
+    sample(&src);
+    let (mut share, key, port) = env.share(&src);
+    for round in 0..6 {
+        let dst = env.path(&format!("dst{round}"));
+        let mut cmd = lab_cmd(&lab, "bash");
+        cmd.arg(script("js-clone.sh"))
+            .arg(&key)
+            .arg(&dst)
+            .arg(format!("127.0.0.1:{port},127.0.0.2:{port}"))
+            .env("TIMEOUT", "60");
+        let mut js = Proc::spawn(cmd);
+        if !js.wait_exit(90).success() {
+            share.drain();
+            panic!(
+                "round {round}: JS dat clone failed: {:?}; our share said {:?}; its log:\n{}",
+                js.seen,
+                share
+                    .seen
+                    .iter()
+                    .filter(|l| !l.contains("\"progress\""))
+                    .collect::<Vec<_>>(),
+                dat_test::js_log_excerpt(&js.seen)
+            );
+        }
+        assert_same(&src, &dst);
+    }
+    share.drain();
+    let redundant = share
+        .seen
+        .iter()
+        .filter(|l| l.contains("a second connection"))
+        .count();
+    assert_eq!(redundant, 0, "we closed a connection the JS peer dialed");
+}

@@ -8,9 +8,16 @@
 //! announcement under an address it did not know was its own.
 //!
 //! Of two connections with the same peer, both sides must close the same one, or each
-//! would close a different one and none would be left. The rule is discovery-swarm's: the
-//! new connection goes when the side that dialed it has the larger id, otherwise the old
-//! one goes. Both sides compare the same two ids, so they agree.
+//! would close a different one and none would be left. discovery-swarm's rule is: the new
+//! connection goes when the side that dialed it has the larger id, otherwise the old one.
+//! "New" is the one whose Handshake arrived second, which each side judges by itself:
+//! - Two connections dialed from opposite sides: the rule comes down to "close the one
+//!   dialed by the larger id", whichever arrived first. Both sides agree; we apply it.
+//! - Two connections dialed from the same side: which is new depends on arrival, and the
+//!   two sides can see them in opposite orders (a JS `dat clone` told of one share at two
+//!   addresses lost both connections this way, one in three tries). We close neither: a JS
+//!   peer closes one by its own order and we go on with the other; two dat-rs peers keep
+//!   both, which costs a connection and loses nothing (requests are claimed per drive).
 
 use std::collections::{HashMap, HashSet};
 
@@ -43,7 +50,8 @@ pub(crate) enum Verdict {
 #[derive(Debug)]
 pub(crate) struct PeerIds {
     ours: [u8; 32],
-    live: HashMap<Vec<u8>, Conn>,
+    /// Per remote id, its live connections (two only when dialed from the same side).
+    live: HashMap<Vec<u8>, Vec<Conn>>,
     /// Connections told to close (checked by each connection when a change wakes it).
     doomed: HashSet<u64>,
 }
@@ -71,13 +79,15 @@ impl PeerIds {
         if remote.is_empty() || remote.len() > MAX_PEER_ID {
             return Verdict::Keep;
         }
-        let Some(old) = self.live.get(remote).copied() else {
-            self.live.insert(remote.to_vec(), conn);
-            return Verdict::Keep;
-        };
-        if old.id == conn.id {
+        let conns = self.live.entry(remote.to_vec()).or_default();
+        if conns.iter().any(|c| c.id == conn.id) {
             return Verdict::Keep;
         }
+        // Only a connection dialed from the other side is closed (see the module doc).
+        let Some(at) = conns.iter().position(|c| c.dialed != conn.dialed) else {
+            conns.push(conn);
+            return Verdict::Keep;
+        };
         let dialer_is_larger = if conn.dialed {
             self.ours.as_slice() > remote
         } else {
@@ -86,7 +96,8 @@ impl PeerIds {
         if dialer_is_larger {
             return Verdict::Redundant;
         }
-        self.live.insert(remote.to_vec(), conn);
+        let old = conns.swap_remove(at);
+        conns.push(conn);
         self.doomed.insert(old.id);
         Verdict::KeepClosing(old.id)
     }
@@ -99,7 +110,10 @@ impl PeerIds {
     /// Connection `conn` ended.
     pub fn left(&mut self, conn: u64) {
         self.doomed.remove(&conn);
-        self.live.retain(|_, c| c.id != conn);
+        self.live.retain(|_, conns| {
+            conns.retain(|c| c.id != conn);
+            !conns.is_empty()
+        });
     }
 
     /// Whether a live connection's peer sent `remote` as its id.
@@ -111,6 +125,12 @@ impl PeerIds {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.live.len()
+    }
+
+    /// How many live connections we have to the peer that sent `remote`.
+    #[cfg(test)]
+    fn connections(&self, remote: &[u8]) -> usize {
+        self.live.get(remote).map_or(0, Vec::len)
     }
 }
 
@@ -163,6 +183,60 @@ mod tests {
                 assert_eq!(closed(closed_at_b, newest_b), 2);
             }
         }
+    }
+
+    /// discovery-swarm as the side that dialed both of two connections (`peer` set on
+    /// both): which one it destroys, given the order their Handshakes arrived in.
+    fn js_dialer_destroys(js: &[u8], remote: &[u8], first: u64, second: u64) -> u64 {
+        // `(peer && remoteIdHex < idHex)`: the new one goes, else the old one.
+        if remote < js { second } else { first }
+    }
+
+    /// A JS peer dials us twice (one share found at two addresses) and sees the two
+    /// Handshakes in either order, as we do: we close neither, it closes one, one is left.
+    #[test]
+    fn two_connections_dialed_by_the_peer_leave_one_whatever_the_orders() {
+        for (ours, js) in [(A, B), (B, A)] {
+            for js_order in [(1, 2), (2, 1)] {
+                for our_order in [(1, 2), (2, 1)] {
+                    let mut ids = PeerIds::new(ours);
+                    assert_eq!(ids.handshake(conn(our_order.0, false), &js), Verdict::Keep);
+                    assert_eq!(ids.handshake(conn(our_order.1, false), &js), Verdict::Keep);
+                    assert_eq!(ids.connections(&js), 2);
+                    let gone = js_dialer_destroys(&js, &ours, js_order.0, js_order.1);
+                    ids.left(gone);
+                    assert_eq!(ids.connections(&js), 1);
+                    assert!(ids.is_connected(&js));
+                }
+            }
+        }
+    }
+
+    /// Two connections we dialed are both kept too (the peer, if JS, closes one); a third
+    /// one the peer dialed is then judged against one of them by the two-sided rule.
+    #[test]
+    fn connections_we_dialed_are_kept_and_a_crossing_one_is_judged() {
+        let mut a = PeerIds::new(A);
+        assert_eq!(a.handshake(conn(1, true), &B), Verdict::Keep);
+        assert_eq!(a.handshake(conn(2, true), &B), Verdict::Keep);
+        assert_eq!(a.handshake(conn(2, true), &B), Verdict::Keep);
+        assert_eq!(a.connections(&B), 2);
+        // B has the larger id: what B dialed goes.
+        assert_eq!(a.handshake(conn(3, false), &B), Verdict::Redundant);
+        assert_eq!(a.connections(&B), 2);
+        let mut b = PeerIds::new(B);
+        assert_eq!(b.handshake(conn(1, false), &A), Verdict::Keep);
+        assert_eq!(b.handshake(conn(2, false), &A), Verdict::Keep);
+        assert_eq!(b.handshake(conn(3, true), &A), Verdict::Redundant);
+        // And from A's side, what A dials replaces what B dialed.
+        let mut a = PeerIds::new(A);
+        assert_eq!(a.handshake(conn(1, false), &B), Verdict::Keep);
+        assert_eq!(a.handshake(conn(2, false), &B), Verdict::Keep);
+        assert!(matches!(
+            a.handshake(conn(3, true), &B),
+            Verdict::KeepClosing(1 | 2)
+        ));
+        assert_eq!(a.connections(&B), 2);
     }
 
     #[test]

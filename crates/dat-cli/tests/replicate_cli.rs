@@ -282,19 +282,11 @@ fn dat_share_found_at_two_addresses_to_js_clone() {
             .arg(format!("127.0.0.1:{port},127.0.0.2:{port}"))
             .env("TIMEOUT", "60");
         let mut js = Proc::spawn(cmd);
-        if !js.wait_exit(90).success() {
-            share.drain();
-            panic!(
-                "round {round}: JS dat clone failed: {:?}; our share said {:?}; its log:\n{}",
-                js.seen,
-                share
-                    .seen
-                    .iter()
-                    .filter(|l| !l.contains("\"progress\""))
-                    .collect::<Vec<_>>(),
-                dat_test::js_log_excerpt(&js.seen)
-            );
-        }
+        assert!(
+            js.wait_exit(90).success(),
+            "round {round}: JS dat clone failed: {}",
+            dat_test::js_clone_failure(&js, &mut share)
+        );
         assert_same(&src, &dst);
     }
     share.drain();

@@ -69,6 +69,22 @@ pub fn interop_dir() -> PathBuf {
     workspace_root().join("interop")
 }
 
+/// Why a JS clone of our share failed, as far as both sides tell: the clone script's
+/// output, our share's events other than progress, and the JS log's excerpt.
+pub fn js_clone_failure(js: &Proc, share: &mut Proc) -> String {
+    share.drain();
+    let ours: Vec<_> = share
+        .seen
+        .iter()
+        .filter(|l| !l.contains("\"progress\""))
+        .collect();
+    format!(
+        "{:?}; our share said {ours:?}; its log:\n{}",
+        js.seen,
+        js_log_excerpt(&js.seen)
+    )
+}
+
 /// What a JS script's log (the file its `LOG=` line names) says about a failure: the lines
 /// the trace hook wrote (`interop/scripts/lib/trace-destroy.js`) and the last lines, with the
 /// terminal's escape sequences removed.
@@ -170,19 +186,11 @@ impl JsLab {
             .env("TIMEOUT", "120");
         let mut js = Proc::spawn(cmd);
         let status = js.wait_exit(150);
-        if !status.success() {
-            share.drain();
-            let ours: Vec<_> = share
-                .seen
-                .iter()
-                .filter(|l| !l.contains("\"progress\""))
-                .collect();
-            panic!(
-                "JS dat clone failed: {:?}; our share said {ours:?}; its log:\n{}",
-                js.seen,
-                js_log_excerpt(&js.seen)
-            );
-        }
+        assert!(
+            status.success(),
+            "JS dat clone failed: {}",
+            js_clone_failure(&js, &mut share)
+        );
         drop(share);
         file_hashes(dest)
     }

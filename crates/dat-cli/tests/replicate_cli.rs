@@ -246,13 +246,7 @@ fn dat_share_to_js_clone() {
     let (src, dst) = (env.path("src"), env.path("dst"));
     sample(&src);
     let (_share, key, port) = env.share(&src);
-    let mut cmd = lab_cmd(&lab, "bash");
-    cmd.arg(script("js-clone.sh"))
-        .arg(&key)
-        .arg(&dst)
-        .arg(format!("127.0.0.1:{port}"))
-        .env("TIMEOUT", "120");
-    let mut js = Proc::spawn(cmd);
+    let mut js = Proc::spawn(lab.clone_command(&key, &dst, &format!("127.0.0.1:{port}")));
     assert!(
         js.wait_exit(150).success(),
         "JS dat clone failed: {:?}",
@@ -275,15 +269,10 @@ fn dat_share_found_at_two_addresses_to_js_clone() {
     let (mut share, key, port) = env.share(&src);
     for round in 0..6 {
         let dst = env.path(&format!("dst{round}"));
-        let mut cmd = lab_cmd(&lab, "bash");
-        cmd.arg(script("js-clone.sh"))
-            .arg(&key)
-            .arg(&dst)
-            .arg(format!("127.0.0.1:{port},127.0.0.2:{port}"))
-            .env("TIMEOUT", "60");
-        let mut js = Proc::spawn(cmd);
+        let peers = format!("127.0.0.1:{port},127.0.0.2:{port}");
+        let mut js = Proc::spawn(lab.clone_command(&key, &dst, &peers));
         assert!(
-            js.wait_exit(90).success(),
+            js.wait_exit(150).success(),
             "round {round}: JS dat clone failed: {}",
             dat_test::js_clone_failure(&js, &mut share)
         );

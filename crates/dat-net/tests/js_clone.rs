@@ -53,13 +53,7 @@ async fn rust_share_to_js_dat13_cli_clone() {
     let (_share, _swarm, addr) = serve(archive).await;
 
     // The real `dat clone` CLI, pointed at us through a seeded local discovery server.
-    let mut cmd = lab_command(&lab, "bash");
-    cmd.arg(script("js-clone.sh"))
-        .arg(key.to_hex())
-        .arg(&dst)
-        .arg(addr.to_string())
-        .env("TIMEOUT", "120");
-    let mut js = Proc::spawn(cmd);
+    let mut js = Proc::spawn(lab.clone_command(&key.to_hex(), &dst, &addr.to_string()));
     let status = tokio::task::spawn_blocking(move || {
         let s = js.wait_exit(150);
         (s, js)

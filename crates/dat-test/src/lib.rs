@@ -163,6 +163,20 @@ impl JsLab {
         &self.root
     }
 
+    /// `interop/scripts/js-clone.sh KEY DEST PEERS`: the real JS `dat clone` (dat@13) of `key`
+    /// into `dest`, told of the comma-separated loopback `peers` through a seeded local
+    /// discovery server. The script gives up after 120 s.
+    pub fn clone_command(&self, key: &str, dest: &Path, peers: &str) -> Command {
+        let mut cmd = Command::new("bash");
+        cmd.arg(interop_dir().join("scripts/js-clone.sh"))
+            .arg(key)
+            .arg(dest)
+            .arg(peers)
+            .env("DAT_LAB", &self.root)
+            .env("TIMEOUT", "120");
+        cmd
+    }
+
     /// The real JS `dat clone` (dat@13) of the archive in `dir` as stored, served by our `dat
     /// share --no-import` (with `HOME=home`, discovery off) on loopback: the files it wrote to
     /// `dest` (as [`file_hashes`]). Panics if the clone fails or takes over two minutes.
@@ -177,14 +191,7 @@ impl JsLab {
         let sharing = share.json_event(60, "sharing");
         let key = sharing["key"].as_str().unwrap_or_default().to_string();
         let port = sharing["port"].as_u64().unwrap_or_default();
-        let mut cmd = Command::new("bash");
-        cmd.arg(interop_dir().join("scripts/js-clone.sh"))
-            .arg(&key)
-            .arg(dest)
-            .arg(format!("127.0.0.1:{port}"))
-            .env("DAT_LAB", &self.root)
-            .env("TIMEOUT", "120");
-        let mut js = Proc::spawn(cmd);
+        let mut js = Proc::spawn(self.clone_command(&key, dest, &format!("127.0.0.1:{port}")));
         let status = js.wait_exit(150);
         assert!(
             status.success(),
@@ -330,13 +337,11 @@ impl Proc {
         })
     }
 
-    /// The lines that arrived since last looked, without waiting.
-    pub fn drain(&mut self) -> &[String] {
-        let from = self.seen.len();
+    /// Add the lines that arrived since last looked to `seen`, without waiting.
+    pub fn drain(&mut self) {
         while let Ok(l) = self.lines.try_recv() {
             self.seen.push(l);
         }
-        &self.seen[from..]
     }
 
     /// The child's process id.

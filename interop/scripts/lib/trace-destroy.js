@@ -1,6 +1,7 @@
-// Preloaded (node --require) into a JS peer when JS_TRACE is set: every hypercore-protocol
-// stream destroyed with an error is logged to stderr with the error and the caller's stack,
-// so a test that sees a JS peer drop a connection can tell why. Changes no behaviour.
+// Preloaded (node --require, through NODE_OPTIONS) into the JS peers that js-clone.sh and
+// js-share.sh start: every hypercore-protocol stream destroyed is logged to stderr with its
+// error (if any) and the caller's stack, so a test that sees a JS peer drop a connection can
+// tell why. Changes no behaviour.
 'use strict'
 const Module = require('module')
 const load = Module._load
